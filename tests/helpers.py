@@ -1,0 +1,34 @@
+"""Ayudas de las pruebas: ejecutar los scripts y leer lo que quedó en Prefect."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def flush_logs() -> None:
+    """Esperar a que los logs en cola lleguen al servidor antes de leerlos."""
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+
+
+def run_script(
+    *args: str, home: Path, api_url: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """Ejecutar un script como lo haría quien aprende, con su propio PREFECT_HOME."""
+    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1"}
+    env.pop("PREFECT_API_URL", None)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )

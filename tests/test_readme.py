@@ -1,0 +1,72 @@
+"""El README y el código nunca se contradicen: bloques citados, enlaces, comandos."""
+
+import re
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+QUOTED_BLOCK = re.compile(
+    r"<!-- archivo: (?P<path>[^ ]+) -->\n```python\n(?P<code>.*?)```", re.DOTALL
+)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+
+
+def quoted_blocks() -> list[tuple[str, str]]:
+    return [(m["path"], m["code"]) for m in QUOTED_BLOCK.finditer(README)]
+
+
+def relative_links() -> list[str]:
+    links = re.findall(r"\]\(([^)\s]+)\)", README)
+    return [
+        urllib.parse.unquote(link.split("#")[0])
+        for link in links
+        if "://" not in link and not link.startswith("#")
+    ]
+
+
+def test_every_python_block_names_the_file_it_quotes():
+    assert README.count("```python") == len(quoted_blocks()) > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "code"), quoted_blocks(), ids=lambda v: v.splitlines()[0][:40]
+)
+def test_quoted_block_stands_verbatim_in_its_file(path, code):
+    source = (ROOT / path).read_text(encoding="utf-8")
+    assert code in source, f"el bloque citado ya no está tal cual en {path}"
+
+
+def test_every_relative_link_points_to_an_existing_file():
+    missing = [link for link in relative_links() if not (ROOT / link).exists()]
+    assert missing == []
+
+
+def test_every_image_is_linked_and_every_linked_image_exists():
+    linked = {link for link in relative_links() if Path(link).suffix in IMAGE_SUFFIXES}
+    on_disk = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "imagenes").rglob("*")
+        if path.suffix in IMAGE_SUFFIXES
+    }
+    assert linked == on_disk
+
+
+def test_every_internal_anchor_exists():
+    headings = re.findall(r"^#+ (.+)$", README, flags=re.MULTILINE)
+    slugs = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+    anchors = set(re.findall(r"\]\(#([^)]+)\)", README))
+    assert anchors <= slugs, anchors - slugs
+
+
+def test_quick_start_commands_are_the_ones_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert (
+        "pip install -r requirements.txt && python introduction/run_iris.py" in README
+    )
+    assert "\npython -m pytest\n```" in README
+    assert ci.rstrip().splitlines()[-1] == "python -m pytest"
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
