@@ -32,3 +32,16 @@ def run_script(
         encoding="utf-8",
         timeout=timeout,
     )
+
+
+def eventually(read, done, timeout: float = 20, every: float = 0.2):
+    """Leer hasta que `done(valor)` se cumpla: Prefect registra las task runs por
+    eventos, así que llegan al servidor un instante después de terminar."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(every)

@@ -1,0 +1,436 @@
+"""Pruebas de restaurant/run_restaurant.py: reglas, tasks, flows, mesas y script."""
+
+import asyncio
+from collections import Counter
+
+import pandas as pd
+import pytest
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterParentFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.sorting import TaskRunSort
+from prefect.exceptions import ParameterTypeError
+from prefect.logging import disable_run_logger
+from pydantic import ValidationError
+
+from restaurant import run_restaurant as r
+from tests.helpers import eventually, flush_logs, run_script
+
+STEPS = [
+    "Recibir a la persona",
+    "Asignar mesa",
+    "Tomar pedido",
+    "Llevar la comida",
+    "Cobrar el servicio",
+    "Despedir a la persona",
+]
+NO_BURNS = r.Cocina(prob_quemar=0)
+
+
+@pytest.fixture(autouse=True)
+def no_waits(monkeypatch):
+    """Correr el restaurante sin esperas simuladas."""
+    monkeypatch.setenv(r.TIME_SCALE_VARIABLE, "0")
+
+
+def party(**changes) -> dict:
+    return {"nombre": "Ana", "personas": 3, "pedido": ["Empanadas"], **changes}
+
+
+# ---------------------------------------------------------------------------
+# Nivel rápido: datos, reglas y tasks con .fn(), sin servidor
+# ---------------------------------------------------------------------------
+
+
+def test_menu_prices_are_integer_cents():
+    assert r.MENU.loc["Milanesa con papas", "precio_centavos"] == 1490
+    assert r.MENU.loc["Limonada", "precio_centavos"] == 375
+    assert r.MENU["precio_centavos"].dtype.kind == "i"
+    assert r.MENU.loc["Limonada", "ingredientes"] == ["limón", "agua", "azúcar"]
+
+
+def test_menu_with_fractions_of_a_cent_is_rejected(tmp_path):
+    bad = tmp_path / "menu.csv"
+    bad.write_text("plato,precio,ingredientes,segundos_preparacion\nTé,1.005,té,1\n")
+    with pytest.raises(ValueError, match="como máximo dos decimales"):
+        r.load_menu(bad)
+
+
+def test_money_is_written_without_float_rounding():
+    assert r.money(1490) == "$14.90"
+    assert r.money(5) == "$0.05"
+    assert r.money(650 * 3 + 375) == "$23.25"
+
+
+def test_tables_are_sorted_from_smallest():
+    assert r.TABLES["asientos"].tolist() == sorted(r.TABLES["asientos"])
+    assert r.TABLES["mesa"].is_unique
+
+
+def test_valid_party_is_normalised():
+    grupo = r.Grupo.model_validate(
+        party(nombre="  Ana  ", pedido=[" empanadas", "LIMONADA"])
+    )
+    assert grupo.nombre == "Ana"
+    assert grupo.pedido == ["Empanadas", "Limonada"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"personas": 0}, "al menos 1; llegó 0"),
+        ({"personas": -2}, "al menos 1; llegó -2"),
+        ({"personas": 2.5}, "número entero; llegó 2.5"),
+        ({"personas": "tres"}, "número entero; llegó 'tres'"),
+        ({"personas": True}, "número entero; llegó True"),
+        (
+            {"personas": 7},
+            "No tenemos mesa para 7 personas: la mesa más grande es de 6",
+        ),
+        ({"pedido": []}, "El pedido está vacío; el menú tiene: Empanadas, Milanesa"),
+        ({"pedido": ["Pizza", "Empanadas"]}, "No está en el menú: 'Pizza'. El menú"),
+        ({"nombre": ""}, "El nombre no puede estar vacío"),
+        ({"nombre": "   "}, "El nombre no puede estar vacío"),
+        ({"nombre": "x" * 61}, "hasta 60 caracteres"),
+        ({"mesa": 3}, "Campo desconocido mesa"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_bad_party_gets_its_own_spanish_message(changes, message):
+    with pytest.raises(ValidationError) as caught:
+        r.Grupo.model_validate(party(**changes))
+    assert message in r.describe(caught.value)
+
+
+def test_missing_name_is_reported():
+    with pytest.raises(ValidationError) as caught:
+        r.Grupo.model_validate({"personas": 2, "pedido": ["Limonada"]})
+    assert r.describe(caught.value) == "Falta el campo nombre del grupo."
+
+
+def test_unknown_dish_error_lists_the_whole_menu():
+    with pytest.raises(ValidationError) as caught:
+        r.Grupo.model_validate(party(pedido=["Sushi"]))
+    for dish in r.MENU.index:
+        assert dish in r.describe(caught.value)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5, "mucho"])
+def test_burn_rate_outside_0_and_1_is_rejected(rate):
+    with pytest.raises(ValidationError, match="prob_quemar"):
+        r.Cocina(prob_quemar=rate)
+
+
+def test_time_scale_must_be_a_non_negative_number(monkeypatch):
+    monkeypatch.setenv(r.TIME_SCALE_VARIABLE, "0.5")
+    assert r.time_scale() == 0.5
+    for bad in ("-1", "rápido", "nan"):
+        monkeypatch.setenv(r.TIME_SCALE_VARIABLE, bad)
+        with pytest.raises(ValueError, match="mayor o igual a 0"):
+            r.time_scale()
+
+
+def test_burns_is_deterministic_and_follows_the_rate():
+    always, never = r.Cocina(prob_quemar=1), r.Cocina(prob_quemar=0)
+    assert all(r.burns(always, f"x-{i}", 1) for i in range(50))
+    assert not any(r.burns(never, f"x-{i}", 1) for i in range(50))
+    kitchen = r.Cocina(prob_quemar=0.3, semilla=4)
+    draws = [r.burns(kitchen, f"Ana-{i}-Empanadas", 1) for i in range(400)]
+    assert draws == [r.burns(kitchen, f"Ana-{i}-Empanadas", 1) for i in range(400)]
+    assert 0.2 < sum(draws) / len(draws) < 0.4
+
+
+def test_take_order_counts_dishes_and_prices_them():
+    grupo = r.Grupo.model_validate(party(pedido=["Empanadas", "Limonada", "Empanadas"]))
+    with disable_run_logger():
+        order = asyncio.run(r.take_order.fn(grupo))
+    assert order.to_dict("records") == [
+        {"plato": "Empanadas", "cantidad": 2, "precio_centavos": 650},
+        {"plato": "Limonada", "cantidad": 1, "precio_centavos": 375},
+    ]
+
+
+def test_gather_ingredients_reads_them_from_the_menu():
+    with disable_run_logger():
+        ingredients = asyncio.run(r.gather_ingredients.fn("Ravioles"))
+    assert ingredients == ["harina", "ricota", "salsa de tomate"]
+
+
+def test_cook_raises_when_the_dish_burns():
+    with disable_run_logger(), pytest.raises(r.DishBurned, match="Se quemó Ravioles"):
+        asyncio.run(r.cook.fn("Ravioles", "x", r.Cocina(prob_quemar=1)))
+
+
+def test_name_with_markdown_and_html_neither_breaks_nor_injects_the_ticket():
+    name = "<script>alert(1)</script> **Ana** | [x](http://y)"
+    grupo = r.Grupo.model_validate(party(nombre=name))
+    bill = pd.DataFrame(
+        {"plato": ["Empanadas"], "cantidad": [1], "precio_centavos": [650]}
+    ).assign(subtotal_centavos=650)
+    ticket = r.ticket_markdown(grupo, 3, bill, [])
+    assert "<script>" not in ticket and "&lt;script&gt;" in ticket
+    assert r"\*\*Ana\*\*" in ticket
+    assert r"\| \[x\]\(http://y\)" in ticket
+    # La tabla del ticket conserva sus 4 columnas: el nombre no agregó ninguna
+    row = next(line for line in ticket.splitlines() if line.startswith("| Empanadas"))
+    assert row.count("|") == 5
+
+
+# ---------------------------------------------------------------------------
+# Nivel de integración: los flows en el servidor de pruebas de la sesión
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def restaurant(prefect_server):
+    """Abrir el restaurante (crear las mesas) una vez en el servidor de pruebas."""
+    asyncio.run(r.open_restaurant())
+
+
+def serve(grupo: dict, cocina: r.Cocina = NO_BURNS):
+    return asyncio.run(r.serve_party(grupo, cocina, return_state=True))
+
+
+def task_runs(client, flow_run_id, expected: int = 0):
+    """Leer las task runs de un flow run, esperando a que lleguen `expected`
+    en estado final."""
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    return eventually(
+        lambda: client.read_task_runs(
+            flow_run_filter=run_filter, sort=TaskRunSort.EXPECTED_START_TIME_ASC
+        ),
+        lambda runs: len(runs) >= expected and all(t.state.is_final() for t in runs),
+    )
+
+
+def subflow_runs(client, flow_run_id):
+    parent = FlowRunFilterParentFlowRunId(any_=[flow_run_id])
+    return client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(parent_flow_run_id=parent)
+    )
+
+
+def occupied_tables(client) -> int:
+    limits = client.read_global_concurrency_limits(limit=200)
+    return sum(limit.active_slots for limit in limits if limit.name.startswith("mesa-"))
+
+
+@pytest.mark.server
+def test_party_is_served_in_the_six_steps_of_the_seed(restaurant, prefect_client):
+    order = ["Empanadas", "Milanesa con papas", "Empanadas", "Limonada"]
+    state = serve(party(personas=4, pedido=order))
+    assert state.is_completed()
+    result = asyncio.run(state.aresult())
+    run_id = state.state_details.flow_run_id
+
+    runs = task_runs(prefect_client, run_id, expected=len(STEPS) + len(order))
+    names = [tr.name.rsplit("-", 1)[0] for tr in runs]
+    assert [n for n in names if n in STEPS] == STEPS
+    # Cada subflow deja en el flow padre una task run con el nombre del subflow
+    assert names.count("preparar-plato") == len(order)
+
+    dishes = subflow_runs(prefect_client, run_id)
+    assert len(dishes) == len(order)
+    assert sorted(run.name for run in dishes) == sorted(
+        f"preparar-Ana-{i}-{dish}" for i, dish in enumerate(order, 1)
+    )
+    assert all(run.state.is_completed() for run in dishes)
+    for dish_run in dishes:
+        inner = [
+            t.name.rsplit("-", 1)[0]
+            for t in task_runs(prefect_client, dish_run.id, expected=3)
+        ]
+        assert inner == ["Reunir ingredientes", "Cocinar", "Emplatar"]
+
+    expected_total = sum(r.MENU.loc[dish, "precio_centavos"] for dish in order)
+    assert result["total_centavos"] == expected_total == 650 * 2 + 1490 + 375
+    assert result["cuenta"].to_dict("records")[0] == {
+        "plato": "Empanadas",
+        "cantidad": 2,
+        "precio_centavos": 650,
+        "subtotal_centavos": 1300,
+    }
+    assert result["mesa"] in (3, 4)  # las mesas de 4, las más chicas donde entran
+    assert occupied_tables(prefect_client) == 0
+
+
+@pytest.mark.server
+def test_bill_and_ticket_are_attached_to_the_party_run(restaurant, prefect_client):
+    state = serve(party(nombre="Bruno", personas=2, pedido=["Ravioles", "Limonada"]))
+    run_id = state.state_details.flow_run_id
+    artifacts = prefect_client.read_artifacts(
+        artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
+        )
+    )
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    assert set(by_key) == {"cuenta", "ticket"}
+    assert by_key["cuenta"].type == "table"
+    assert "$12.00" in by_key["cuenta"].data and "$15.75" in by_key["cuenta"].data
+    assert by_key["ticket"].type == "markdown"
+    assert "**Total: $15.75**" in by_key["ticket"].data
+    assert "A nombre de **Bruno**, 2 personas." in by_key["ticket"].data
+
+
+@pytest.mark.server
+def test_bad_party_fails_before_any_task_runs(restaurant, prefect_client):
+    with pytest.raises(ParameterTypeError, match="No tenemos mesa para 9 personas"):
+        asyncio.run(r.serve_party(party(personas=9)))
+    runs = prefect_client.read_flow_runs(limit=1, sort="EXPECTED_START_TIME_DESC")
+    assert runs[0].state.is_failed()
+    assert task_runs(prefect_client, runs[0].id) == []
+
+
+def seed_that_burns_only_the_first_time(label: str, rate: float) -> int:
+    """Buscar una semilla que queme el plato al primer intento y no al segundo."""
+    return next(
+        seed
+        for seed in range(1000)
+        if r.burns(r.Cocina(prob_quemar=rate, semilla=seed), label, 1)
+        and not r.burns(r.Cocina(prob_quemar=rate, semilla=seed), label, 2)
+    )
+
+
+@pytest.mark.server
+def test_burnt_dish_is_retried_and_served(restaurant, prefect_client):
+    seed = seed_that_burns_only_the_first_time("Carla-1-Ravioles", 0.5)
+    kitchen = r.Cocina(prob_quemar=0.5, semilla=seed)
+    state = serve(party(nombre="Carla", pedido=["Ravioles"]), kitchen)
+    result = asyncio.run(state.aresult())
+    assert result["servidos"] == ["Ravioles"] and result["total_centavos"] == 1200
+
+    (dish_run,) = subflow_runs(prefect_client, state.state_details.flow_run_id)
+    cook_run = next(
+        t
+        for t in task_runs(prefect_client, dish_run.id, expected=3)
+        if t.name.startswith("Cocinar")
+    )
+    assert cook_run.run_count == 2
+    history = [s.name for s in prefect_client.read_task_run_states(cook_run.id)]
+    assert "Retrying" in history and history[-1] == "Completed"
+
+
+@pytest.mark.server
+def test_dish_that_keeps_burning_is_not_served_nor_charged(restaurant, prefect_client):
+    burner = r.Cocina(prob_quemar=1)
+    state = serve(party(nombre="Diego", pedido=["Ravioles", "Limonada"]), burner)
+    assert state.is_completed()
+    result = asyncio.run(state.aresult())
+    assert result["servidos"] == [] and result["no_servidos"] == [
+        "Ravioles",
+        "Limonada",
+    ]
+    assert result["total_centavos"] == 0
+    assert occupied_tables(prefect_client) == 0  # la mesa quedó libre
+
+    run_id = state.state_details.flow_run_id
+    dishes = subflow_runs(prefect_client, run_id)
+    assert all(run.state.is_failed() for run in dishes)
+    cook_runs = [
+        t
+        for run in dishes
+        for t in task_runs(prefect_client, run.id, expected=2)
+        if t.name.startswith("Cocinar")
+    ]
+    assert [t.run_count for t in cook_runs] == [3, 3]  # 1 intento + 2 reintentos
+    flush_logs()
+    logs = prefect_client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
+    )
+    assert any(
+        "Disculpe, Diego: no pudimos servir Ravioles, Limonada" in log.message
+        for log in logs
+    )
+
+
+@pytest.mark.server
+def test_missing_table_limit_fails_loudly(restaurant, prefect_client):
+    prefect_client.delete_global_concurrency_limit_by_name("mesa-5")
+    try:
+        with pytest.raises(r.TablesNotOpen, match="mesa-5"):
+            asyncio.run(r.serve_party(party(personas=6)))
+    finally:
+        asyncio.run(r.open_restaurant())
+    assert occupied_tables(prefect_client) == 0
+
+
+SIZES = [1, 2, 2, 3, 4, 4, 5, 6, 6, 2, 1, 3, 4, 5, 6, 2, 2, 3, 1, 6]
+
+
+@pytest.mark.server
+def test_busy_shift_never_shares_a_table_and_loses_nobody(restaurant, prefect_client):
+    arrivals = [
+        {"nombre": f"Grupo {i:02d}", "personas": size, "pedido": ["Limonada"]}
+        for i, size in enumerate(SIZES, 1)
+    ]
+    arrivals.append({"nombre": "Excursión", "personas": 12, "pedido": ["Limonada"]})
+
+    result = asyncio.run(r.serve_shift(arrivals, NO_BURNS))
+
+    served = result["atendidos"]
+    assert sorted(p["nombre"] for p in served) == [a["nombre"] for a in arrivals[:20]]
+    assert result["fallidos"] == []
+    assert [x["llegada"]["nombre"] for x in result["rechazados"]] == ["Excursión"]
+    assert "No tenemos mesa para 12" in result["rechazados"][0]["motivo"]
+
+    seats = dict(zip(r.TABLES["mesa"], r.TABLES["asientos"], strict=True))
+    for p in served:
+        assert p["personas"] <= seats[p["mesa"]]
+        assert p["total_centavos"] == 375
+    # Una mesa nunca tiene dos grupos a la vez
+    for mesa in seats:
+        stays = sorted(
+            (p["sentado"], p["liberado"]) for p in served if p["mesa"] == mesa
+        )
+        for (_, left), (next_seated, _) in zip(stays, stays[1:], strict=False):
+            assert left <= next_seated, f"la mesa {mesa} tuvo dos grupos a la vez"
+    # Nunca hay más grupos sentados que mesas
+    events = sorted(
+        [(p["sentado"], 1) for p in served] + [(p["liberado"], -1) for p in served]
+    )
+    seated, most = 0, 0
+    for _, change in events:
+        seated += change
+        most = max(most, seated)
+    assert 1 < most <= len(seats)
+    assert Counter(p["mesa"] for p in served)[5] >= SIZES.count(6)
+    assert occupied_tables(prefect_client) == 0
+
+
+# ---------------------------------------------------------------------------
+# El script, como lo ejecuta quien aprende
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_script_tells_the_story_and_ends_with_the_bill(
+    restaurant, prefect_server, tmp_path
+):
+    result = run_script(
+        "restaurant/run_restaurant.py", home=tmp_path, api_url=prefect_server
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    positions = [output.index(f"Task run '{step}-") for step in STEPS]
+    assert positions == sorted(positions)
+    assert "Bienvenida, Ana: mesa para 3, por favor." in output
+    assert "Verificar mesas disponibles" in output
+    assert "Preparar la mesa" in output and "Llevar a la persona a la mesa" in output
+    assert output.count("Beginning subflow run 'preparar-Ana-") == 3
+    expected = sum(r.MENU.loc[d, "precio_centavos"] for d in r.SAMPLE_PARTY["pedido"])
+    assert result.stdout.rstrip().endswith(f"Total: {r.money(expected)}")
+
+
+def test_script_rejects_a_bad_party_in_spanish_before_starting(tmp_path):
+    result = run_script(
+        "restaurant/run_restaurant.py", "--personas", "0", home=tmp_path, timeout=60
+    )
+    assert result.returncode == 2
+    assert "La cantidad de personas debe ser al menos 1; llegó 0." in result.stderr
+    assert "Starting temporary server" not in result.stdout + result.stderr
