@@ -490,21 +490,17 @@ async def serve_party(grupo: Grupo, cocina: Cocina = DEFAULT_KITCHEN) -> dict:
     try:
         pedido = await take_order(grupo)
         # Cada plato es un subflow; la cocina prepara los platos a la vez
-        labels = [
-            f"{grupo.nombre}-{i}-{plato}" for i, plato in enumerate(grupo.pedido, 1)
-        ]
         states = await asyncio.gather(
             *(
-                prepare_dish(plato, label, cocina, return_state=True)
-                for plato, label in zip(grupo.pedido, labels, strict=True)
+                prepare_dish(
+                    plato, f"{grupo.nombre}-{i}-{plato}", cocina, return_state=True
+                )
+                for i, plato in enumerate(grupo.pedido, 1)
             )
         )
-        servidos = [
-            p for p, s in zip(grupo.pedido, states, strict=True) if s.is_completed()
-        ]
-        no_servidos = [
-            p for p, s in zip(grupo.pedido, states, strict=True) if not s.is_completed()
-        ]
+        servidos, no_servidos = [], []
+        for plato, state in zip(grupo.pedido, states, strict=True):
+            (servidos if state.is_completed() else no_servidos).append(plato)
         await bring_food(grupo, seat["mesa"], servidos)
         cuenta = await charge(grupo, seat["mesa"], pedido, servidos)
         await say_goodbye(grupo, no_servidos)
@@ -539,9 +535,15 @@ async def serve_shift(llegadas: list[dict], cocina: Cocina = DEFAULT_KITCHEN) ->
             logger.warning(
                 "No podemos atender a %r: %s", llegada.get("nombre"), describe(error)
             )
-    states = await asyncio.gather(
-        *(serve_party(grupo, cocina, return_state=True) for grupo in grupos)
-    )
+    # La puerta deja pasar tantos grupos como mesas hay: más flows a la vez no
+    # terminan antes y sobrecargan al servidor (ver "Rendimiento" en el README)
+    door = asyncio.Semaphore(len(TABLES))
+
+    async def enter(grupo: Grupo):
+        async with door:
+            return await serve_party(grupo, cocina, return_state=True)
+
+    states = await asyncio.gather(*(enter(grupo) for grupo in grupos))
     atendidos = [await s.aresult() for s in states if s.is_completed()]
     fallidos = [
         {"nombre": g.nombre, "motivo": s.message}

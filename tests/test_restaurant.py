@@ -20,7 +20,7 @@ from prefect.logging import disable_run_logger
 from pydantic import ValidationError
 
 from restaurant import run_restaurant as r
-from tests.helpers import eventually, flush_logs, run_script
+from tests.helpers import ROOT, eventually, flush_logs, run_script
 
 STEPS = [
     "Recibir a la persona",
@@ -433,4 +433,9 @@ def test_script_rejects_a_bad_party_in_spanish_before_starting(tmp_path):
     )
     assert result.returncode == 2
     assert "La cantidad de personas debe ser al menos 1; llegó 0." in result.stderr
+    # El README muestra esta misma salida
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ python restaurant/run_restaurant.py --personas 0\n"
+    shown = readme.split(command)[1].split("```")[0]
+    assert result.stderr == shown
     assert "Starting temporary server" not in result.stdout + result.stderr

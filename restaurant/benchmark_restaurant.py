@@ -1,0 +1,142 @@
+"""Medir el restaurante: un turno concurrente frente a atender de a un grupo.
+
+Levanta un servidor temporal de Prefect propio, atiende N grupos con T mesas a
+la vez y uno detrás de otro, y mide cuánto agrega Prefect por task y por
+subflow (síncrono y asíncrono). Uso:
+``python restaurant/benchmark_restaurant.py [--grupos 20] [--escala 0.2]``.
+"""
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Antes de importar prefect: un PREFECT_HOME propio, sin telemetría
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-benchmark-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.pop("PREFECT_API_URL", None)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from prefect import flow, task  # noqa: E402
+from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+
+import run_restaurant as r  # noqa: E402
+
+SIZES = [1, 2, 2, 3, 4, 4, 5, 6, 6, 2, 1, 3, 4, 5, 6, 2, 2, 3, 1, 6]
+OVERHEAD_ITEMS = 10
+OVERHEAD_TASKS = 100
+
+
+def arrivals(n: int) -> list[dict]:
+    """Armar n grupos de tamaños variados, con dos platos cada uno."""
+    return [
+        {
+            "nombre": f"Grupo {i:02d}",
+            "personas": SIZES[(i - 1) % len(SIZES)],
+            "pedido": ["Empanadas", "Limonada"],
+        }
+        for i in range(1, n + 1)
+    ]
+
+
+def timed(function, *args) -> float:
+    """Medir en segundos una llamada."""
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+@task
+async def async_noop() -> None:
+    """No hacer nada, para medir el costo de una task."""
+
+
+@flow
+async def async_empty() -> None:
+    """No hacer nada, para medir el costo de un subflow asíncrono."""
+
+
+@flow
+def sync_empty() -> None:
+    """No hacer nada, para medir el costo de un subflow síncrono."""
+
+
+@flow
+async def with_tasks(n: int) -> None:
+    """Ejecutar n tasks vacías, una tras otra."""
+    for _ in range(n):
+        await async_noop()
+
+
+@flow
+async def with_async_subflows(n: int) -> None:
+    """Ejecutar n subflows asíncronos vacíos, uno tras otro."""
+    for _ in range(n):
+        await async_empty()
+
+
+@flow
+def with_sync_subflows(n: int) -> None:
+    """Ejecutar n subflows síncronos vacíos, uno tras otro."""
+    for _ in range(n):
+        sync_empty()
+
+
+def per_item(run, n: int) -> float:
+    """Costo de un elemento: (flow con n elementos - flow vacío) / n."""
+    return (timed(run, n) - timed(run, 0)) / n
+
+
+def main() -> None:
+    """Medir y mostrar los resultados."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grupos", type=int, default=20)
+    parser.add_argument("--escala", type=float, default=0.2)
+    args = parser.parse_args()
+    if args.grupos < 1 or not 0 <= args.escala <= 10:
+        sys.exit("--grupos debe ser >= 1 y --escala un número entre 0 y 10")
+    os.environ[r.TIME_SCALE_VARIABLE] = str(args.escala)
+    tables = len(r.TABLES)
+    kitchen = r.Cocina(prob_quemar=0)
+    parties = arrivals(args.grupos)
+
+    with prefect_test_harness():
+        asyncio.run(r.open_restaurant())
+        one = statistics.median(
+            timed(lambda: asyncio.run(r.serve_party(parties[0], kitchen)))
+            for _ in range(3)
+        )
+        shift = timed(lambda: asyncio.run(r.serve_shift(parties, kitchen)))
+
+        async def one_after_another() -> None:
+            for party in parties:
+                await r.serve_party(party, kitchen)
+
+        sequential = timed(lambda: asyncio.run(one_after_another()))
+        task_cost = per_item(lambda n: asyncio.run(with_tasks(n)), OVERHEAD_TASKS)
+        async_cost = per_item(
+            lambda n: asyncio.run(with_async_subflows(n)), OVERHEAD_ITEMS
+        )
+        sync_cost = per_item(with_sync_subflows, OVERHEAD_ITEMS)
+
+    rounds = math.ceil(args.grupos / tables)
+    print(f"{args.grupos} grupos, {tables} mesas, escala de tiempo {args.escala}")
+    print(f"un grupo solo (mediana de 3):          {one:7.2f} s")
+    print(f"turno concurrente (atender-turno):     {shift:7.2f} s")
+    print(f"uno detrás de otro:                    {sequential:7.2f} s")
+    print(f"ideal, ceil(N/T) × un grupo = {rounds} × {one:.2f}: {rounds * one:7.2f} s")
+    print(f"concurrente / ideal:                   {shift / (rounds * one):7.2f}")
+    print(f"uno detrás de otro / concurrente:      {sequential / shift:7.2f}")
+    print("Costo que agrega Prefect (servidor temporal, SQLite):")
+    print(f"  por task asíncrona:                  {task_cost:7.3f} s")
+    print(f"  por subflow asíncrono:               {async_cost:7.3f} s")
+    print(f"  por subflow síncrono:                {sync_cost:7.3f} s")
+
+
+if __name__ == "__main__":
+    main()
