@@ -48,3 +48,39 @@ def prefect_client(prefect_server: str):
 
     with get_client(sync_client=True) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory):
+    """Levantar un `prefect server start` real, propio de esta sesión de pruebas."""
+    from imagenes.capturar import PrefectServer, free_port
+
+    server = PrefectServer(tmp_path_factory.mktemp("servidor-real"), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()  # por su PID, también si una prueba falló
+
+
+@pytest.fixture(scope="session")
+def lesson_runs(real_server) -> dict:
+    """Ejecutar las dos lecciones contra el servidor real, como quien aprende."""
+    from tests.helpers import eventually, run_script
+
+    outputs = {}
+    for script in ("introduction/run_iris.py", "restaurant/run_restaurant.py"):
+        result = run_script(
+            script,
+            home=real_server.home,
+            api_url=real_server.api_url,
+            PREFECT_UI_URL=f"{real_server.url}/v2",  # como indica el README
+        )
+        outputs[script] = result.stdout + result.stderr
+        assert result.returncode == 0, outputs[script]
+    # Las task runs llegan por eventos: esperar a que estén todas registradas
+    iris = real_server.flow_runs("iris-classification")[0]
+    party = real_server.flow_runs("atender-persona")[0]
+    eventually(lambda: real_server.task_runs(iris["id"]), lambda runs: len(runs) == 3)
+    eventually(lambda: real_server.task_runs(party["id"]), lambda runs: len(runs) == 9)
+    return {"iris": iris, "restaurante": party, "salidas": outputs}

@@ -16,10 +16,14 @@ def flush_logs() -> None:
 
 
 def run_script(
-    *args: str, home: Path, api_url: str | None = None, timeout: float = 180
+    *args: str,
+    home: Path,
+    api_url: str | None = None,
+    timeout: float = 180,
+    **extra_env: str,
 ) -> subprocess.CompletedProcess:
     """Ejecutar un script como lo haría quien aprende, con su propio PREFECT_HOME."""
-    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1"}
+    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1", **extra_env}
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url

@@ -1,0 +1,405 @@
+"""Regenerar todas las capturas de imagenes/ desde la UI real de Prefect.
+
+Levanta su propio `prefect server start` (en el puerto 4200 si está libre, con un
+PREFECT_HOME temporal), ejecuta las lecciones como lo haría quien aprende y
+fotografía la terminal y la UI con Chromium. Uso: ``python imagenes/capturar.py``
+(necesita requirements-dev.txt y Chromium: ver "Regenerar las capturas").
+"""
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "imagenes"
+MANIFEST = IMAGES / "capturas.json"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Sin red: Chromium no debe intentar conectarse a servicios de Google
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1400, "height": 850}
+TERMINAL_COLUMNS = 110
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Devolver `preferred` si está libre; si no, un puerto libre cualquiera."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred or 0))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrefectServer:
+    """Un `prefect server start` propio, con su puerto y su PREFECT_HOME."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.home = Path(home)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.api_url = f"{self.url}/api"
+        self.log_path = self.home / "servidor.log"
+        self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        """El comando que escribe quien aprende (con --port si no es el 4200)."""
+        args = ["prefect", "server", "start"]
+        return args if self.port == 4200 else [*args, "--port", str(self.port)]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Entorno para un proceso que usa este servidor, sin telemetría."""
+        env = {**os.environ, "PREFECT_HOME": str(self.home), **extra}
+        env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+        env["PYTHONUTF8"] = "1"
+        env.pop("PREFECT_PROFILE", None)
+        return env
+
+    def start(self, timeout: float = 120) -> "PrefectServer":
+        """Iniciar el servidor y esperar a que /api/health responda."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        prefect = Path(sys.executable).parent / "prefect"
+        program = (
+            [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
+        )
+        # El puerto de la API debe coincidir con --port, o la UI usa el 4200
+        env = self.env(PREFECT_SERVER_API_PORT=str(self.port))
+        env.pop("PREFECT_API_URL", None)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [*program, *self.command()[1:]],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=os.name == "posix",
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"El servidor terminó al iniciar:\n{self.output()}")
+            try:
+                if self.get("/health") is True:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"El servidor no respondió en {timeout} s:\n{self.output()}")
+
+    def stop(self) -> None:
+        """Detener el servidor por su PID (y sus hijos), aunque algo haya fallado."""
+        if not self.process or self.process.poll() is not None:
+            return
+        if os.name == "posix":
+            os.killpg(self.process.pid, signal.SIGTERM)
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            if os.name == "posix":
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
+            self.process.wait(timeout=20)
+
+    def output(self) -> str:
+        """Lo que el servidor escribió en su terminal hasta ahora."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def get(self, path: str):
+        """Leer un recurso de la API REST."""
+        with urllib.request.urlopen(self.api_url + path, timeout=30) as response:
+            return json.load(response)
+
+    def post(self, path: str, body: dict):
+        """Consultar la API REST con un filtro en JSON."""
+        request = urllib.request.Request(
+            self.api_url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def flow_runs(self, flow_name: str) -> list[dict]:
+        """Las corridas de un flow, de la más nueva a la más vieja."""
+        body = {"flows": {"name": {"any_": [flow_name]}}, "sort": "START_TIME_DESC"}
+        return self.post("/flow_runs/filter", body)
+
+    def task_runs(self, flow_run_id: str) -> list[dict]:
+        """Las task runs de una corrida, en el orden en que empezaron."""
+        body = {
+            "flow_runs": {"id": {"any_": [flow_run_id]}},
+            "sort": "EXPECTED_START_TIME_ASC",
+        }
+        return self.post("/task_runs/filter", body)
+
+    def __enter__(self) -> "PrefectServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def run_lesson(
+    server: PrefectServer, *args: str, timeout: float = 300, **extra_env: str
+) -> str:
+    """Ejecutar un script contra el servidor y devolver lo que mostró, en color."""
+    env = server.env(
+        PREFECT_API_URL=server.api_url,
+        PREFECT_UI_URL=f"{server.url}/v2",
+        FORCE_COLOR="1",
+        COLUMNS=str(TERMINAL_COLUMNS),
+        **extra_env,
+    )
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args)} terminó con {result.returncode}:\n{output}"
+        )
+    return output
+
+
+def launch_browser(playwright):
+    """Abrir el Chromium del sistema (Playwright no puede descargar el suyo)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def terminal_png(page, command: str, output: str, path: Path) -> None:
+    """Dibujar una terminal con el comando y su salida real, y guardarla en PNG."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(
+        record=True,
+        width=TERMINAL_COLUMNS,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+    )
+    console.print(Text(f"$ {command}", style="bold"))
+    console.print(Text.from_ansi(output.rstrip()))
+    svg = console.export_svg(title="Terminal")
+    page.set_content(f"<html><body style='margin:0'>{svg}</body></html>")
+    page.locator("svg").screenshot(path=str(path))
+
+
+def ui_png(page, url: str, wait_for: str, path: Path, tab: str | None = None) -> None:
+    """Abrir una página de la UI, esperar a que muestre `wait_for` y capturarla."""
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+    page.get_by_text(wait_for).filter(visible=True).first.wait_for(timeout=30_000)
+    # El gráfico de una corrida se dibuja en un <canvas>, no en el texto
+    if "/flow-run/" in url:
+        page.locator("canvas").first.wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(path))
+
+
+def wait_for_state(
+    server: PrefectServer, flow_run_name: str, prefix: str, state: str
+) -> dict:
+    """Esperar a que una task run de una corrida esté en el estado pedido."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = server.post(
+            "/flow_runs/filter", {"flow_runs": {"name": {"any_": [flow_run_name]}}}
+        )
+        for run in runs:
+            for task_run in server.task_runs(run["id"]):
+                if (
+                    task_run["name"].startswith(prefix)
+                    and task_run["state_name"] == state
+                ):
+                    return task_run
+        time.sleep(0.2)
+    raise TimeoutError(f"Ninguna task {prefix!r} llegó a {state} en {flow_run_name}")
+
+
+# Nombre de archivo -> qué muestra. Los seis primeros son los del texto original.
+CAPTURES = {
+    "prefect start.png": "terminal con `prefect server start` y su dirección",
+    "prefect navegador.png": "la UI recién abierta en el navegador",
+    "terminal run_iris.png": "terminal con `python introduction/run_iris.py`",
+    "navegador flow runs run_iris.png": "la página Runs con las corridas de Iris",
+    "detalle flow runs run_iris.png": "el flow iris-classification y sus corridas",
+    "mas detalle flow run_iris.png": "una corrida: gráfico de tasks, duración, logs",
+    "iris-artefactos.png": "la pestaña Artifacts de una corrida de Iris",
+    "restaurante-reintento.png": "la task Cocinar en estado Retrying",
+    "restaurante-grafico.png": "atender-persona con sus subflows preparar-plato",
+    "restaurante-cuenta.png": "el artefacto de la cuenta",
+}
+
+
+def capture_all(home: Path, port: int) -> dict:
+    """Levantar el servidor, ejecutar las lecciones y escribir cada imagen."""
+    import prefect
+    from playwright.sync_api import sync_playwright
+
+    shots: dict[str, Path] = {name: IMAGES / name for name in CAPTURES}
+    with PrefectServer(home, port) as server, sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        terminal = browser.new_page(viewport={"width": 1000, "height": 400})
+
+        deadline = time.monotonic() + 30
+        while "Check out the dashboard" not in server.output():
+            if time.monotonic() > deadline:
+                raise TimeoutError("El servidor no mostró su dirección")
+            time.sleep(0.2)
+        banner = server.output().split("INFO:")[0]
+        terminal_png(
+            terminal, " ".join(server.command()), banner, shots["prefect start.png"]
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/dashboard",
+            "Run a task or flow to get started",
+            shots["prefect navegador.png"],
+        )
+
+        iris_output = run_lesson(server, "introduction/run_iris.py")
+        run_lesson(server, "introduction/run_iris.py")
+        terminal_png(
+            terminal,
+            "python introduction/run_iris.py",
+            iris_output,
+            shots["terminal run_iris.png"],
+        )
+        latest, first = server.flow_runs("iris-classification")[:2]
+        ui_png(
+            page,
+            f"{server.url}/v2/runs",
+            latest["name"],
+            shots["navegador flow runs run_iris.png"],
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/flows/flow/{latest['flow_id']}",
+            first["name"],
+            shots["detalle flow runs run_iris.png"],
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{latest['id']}",
+            "Exactitud (accuracy)",
+            shots["mas detalle flow run_iris.png"],
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{latest['id']}",
+            "iris-matriz-confusion",
+            shots["iris-artefactos.png"],
+            tab="Artifacts",
+        )
+
+        # Tiempo real (escala 1): el segundo intento de cocinar la milanesa dura
+        # 5 s, tiempo de sobra para fotografiar la task en estado Retrying
+        restaurant = subprocess.Popen(
+            [sys.executable, "restaurant/run_restaurant.py"],
+            cwd=ROOT,
+            env=server.env(
+                PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="1"
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            cook = wait_for_state(
+                server, "preparar-Ana-2-Milanesa con papas", "Cocinar", "Retrying"
+            )
+            ui_png(
+                page,
+                f"{server.url}/v2/runs/task-run/{cook['id']}",
+                "Retrying",
+                shots["restaurante-reintento.png"],
+            )
+        finally:
+            output, _ = restaurant.communicate(timeout=300)
+        if restaurant.returncode != 0:
+            raise RuntimeError(f"run_restaurant.py falló:\n{output.decode()}")
+        (party,) = server.flow_runs("atender-persona")
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{party['id']}",
+            "Bienvenida, Ana: mesa para 3, por favor.",
+            shots["restaurante-grafico.png"],
+        )
+        bill = server.post(
+            "/artifacts/filter",
+            {
+                "artifacts": {
+                    "key": {"any_": ["cuenta"]},
+                    "flow_run_id": {"any_": [party["id"]]},
+                }
+            },
+        )[0]
+        ui_png(
+            page,
+            f"{server.url}/v2/artifacts/artifact/{bill['id']}",
+            "$25.15",
+            shots["restaurante-cuenta.png"],
+        )
+        chromium_version = browser.version
+        browser.close()
+
+    return {
+        "prefect": prefect.__version__,
+        "chromium": chromium_version,
+        "fecha": date.today().isoformat(),
+        "imagenes": CAPTURES,
+    }
+
+
+def main() -> None:
+    """Regenerar las imágenes y el manifiesto con la versión de Prefect."""
+    if not Path(CHROMIUM).exists():
+        sys.exit(
+            f"No encuentro Chromium en {CHROMIUM}. En Debian/Ubuntu: "
+            "`sudo apt-get install chromium`; o indicar otra ruta en CHROMIUM_PATH."
+        )
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="prefect-capturas-") as home:
+        manifest = capture_all(Path(home), free_port(4200))
+    MANIFEST.write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    sizes = {name: (IMAGES / name).stat().st_size for name in CAPTURES}
+    for name, size in sizes.items():
+        print(f"{size / 1024:7.0f} KB  imagenes/{name}")
+    print(
+        f"{len(sizes)} imágenes, {sum(sizes.values()) / 1024:.0f} KB en total, "
+        f"Prefect {manifest['prefect']}, en {time.perf_counter() - start:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""La UI real en Chromium: lo que quien aprende busca, está donde el README dice.
+
+Sin Chromium o sin playwright estas pruebas se saltan con el motivo; con CI=true
+fallan, para que CI nunca pase saltándolas.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from imagenes import capturar
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Abrir Chromium una vez para este módulo."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "falta playwright: pip install -r requirements-dev.txt"
+    if reason is None and not Path(capturar.CHROMIUM).exists():
+        reason = f"falta Chromium en {capturar.CHROMIUM}: apt-get install chromium"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (en CI las pruebas del navegador no se saltan)")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = capturar.launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport=capturar.VIEWPORT)
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()
+
+
+def open_page(page, url: str, tab: str | None = None):
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+    return page
+
+
+def visible(page, text: str):
+    return page.get_by_text(text).filter(visible=True).first
+
+
+def test_runs_list_shows_the_iris_run(page, real_server, lesson_runs):
+    open_page(page, f"{real_server.url}/v2/runs")
+    visible(page, lesson_runs["iris"]["name"]).wait_for()
+    visible(page, "iris-classification").wait_for()
+
+
+def test_iris_run_page_shows_its_tasks_logs_and_artifacts(
+    page, real_server, lesson_runs
+):
+    url = f"{real_server.url}/v2/runs/flow-run/{lesson_runs['iris']['id']}"
+    open_page(page, url, tab="Logs")
+    visible(page, "Exactitud (accuracy) en los datos de prueba: 0.967").wait_for()
+    open_page(page, url, tab="Task Runs")
+    for name in ("Load Iris Dataset", "Split Data", "Train Model"):
+        visible(page, name).wait_for()
+    open_page(page, url, tab="Artifacts")
+    visible(page, "iris-metricas").wait_for()
+    visible(page, "iris-matriz-confusion").wait_for()
+
+
+def test_restaurant_run_page_lists_its_subflows(page, real_server, lesson_runs):
+    url = f"{real_server.url}/v2/runs/flow-run/{lesson_runs['restaurante']['id']}"
+    open_page(page, url, tab="Subflow Runs")
+    for i, dish in enumerate(["Empanadas", "Milanesa con papas", "Limonada"], 1):
+        visible(page, f"preparar-Ana-{i}-{dish}").wait_for()
+
+
+def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
+    page = browser.new_page()
+    path = tmp_path / "terminal.png"
+    capturar.terminal_png(page, "echo hola", "\x1b[32mhola\x1b[0m", path)
+    page.close()
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(header[16:20], "big")
+    assert width > 500

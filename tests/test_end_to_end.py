@@ -1,0 +1,125 @@
+"""De punta a punta: las lecciones contra un `prefect server start` real.
+
+Las pruebas ejecutan los scripts como quien aprende (procesos aparte, con
+PREFECT_API_URL apuntando al servidor) y comprueban por la API lo que la UI va
+a mostrar.
+"""
+
+import json
+import urllib.request
+
+import prefect
+import pytest
+
+from imagenes import capturar
+from restaurant import run_restaurant as r
+
+pytestmark = pytest.mark.server
+
+
+def by_prefix(runs: list[dict]) -> list[str]:
+    return [run["name"].rsplit("-", 1)[0] for run in runs]
+
+
+def test_server_ui_points_at_its_own_api(real_server):
+    assert real_server.get("/health") is True
+    with urllib.request.urlopen(f"{real_server.url}/ui-settings") as response:
+        settings = json.load(response)
+    # Sin PREFECT_SERVER_API_PORT la UI llamaría a la API en el puerto 4200
+    assert settings["api_url"] == real_server.api_url
+
+
+def test_iris_run_is_completed_with_its_three_tasks(real_server, lesson_runs):
+    run = lesson_runs["iris"]
+    assert run["state_name"] == "Completed"
+    task_runs = real_server.task_runs(run["id"])
+    assert by_prefix(task_runs) == ["Load Iris Dataset", "Split Data", "Train Model"]
+    assert {t["state_name"] for t in task_runs} == {"Completed"}
+
+
+def test_iris_prints_are_logs_and_artifacts_are_attached(real_server, lesson_runs):
+    run = lesson_runs["iris"]
+    logs = real_server.post(
+        "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    messages = [log["message"] for log in logs]
+    assert "Exactitud (accuracy) en los datos de prueba: 0.967" in messages
+    artifacts = real_server.post(
+        "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    assert {a["key"] for a in artifacts} == {"iris-metricas", "iris-matriz-confusion"}
+
+
+def test_restaurant_run_has_its_six_steps_and_three_subflows(real_server, lesson_runs):
+    run = lesson_runs["restaurante"]
+    assert run["name"] == "atender-Ana" and run["state_name"] == "Completed"
+    steps = [
+        name
+        for name in by_prefix(real_server.task_runs(run["id"]))
+        if name != "preparar-plato"
+    ]
+    assert steps == [
+        "Recibir a la persona",
+        "Asignar mesa",
+        "Tomar pedido",
+        "Llevar la comida",
+        "Cobrar el servicio",
+        "Despedir a la persona",
+    ]
+    subflows = real_server.post(
+        "/flow_runs/filter",
+        {"flow_runs": {"parent_flow_run_id": {"any_": [run["id"]]}}},
+    )
+    assert sorted(s["name"] for s in subflows) == [
+        f"preparar-Ana-{i}-{dish}" for i, dish in enumerate(r.SAMPLE_PARTY["pedido"], 1)
+    ]
+    assert {s["state_name"] for s in subflows} == {"Completed"}
+
+
+def test_restaurant_logs_and_bill_are_in_the_server(real_server, lesson_runs):
+    run = lesson_runs["restaurante"]
+    logs = real_server.post(
+        "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    messages = " ".join(log["message"] for log in logs)
+    assert "Bienvenida, Ana: mesa para 3, por favor." in messages
+    assert "Despedir a la persona: ¡gracias por venir, Ana!" in messages
+    artifacts = real_server.post(
+        "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    ticket = next(a for a in artifacts if a["key"] == "ticket")
+    assert "**Total: $25.15**" in ticket["data"]
+
+
+def test_scripts_print_where_to_see_the_run(real_server, lesson_runs):
+    for output in lesson_runs["salidas"].values():
+        assert f"View at {real_server.url}/v2/runs/flow-run/" in output
+        assert "servidor temporal" not in output
+
+
+def test_manifest_matches_the_prefect_minor_that_requirements_install():
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    manifest = json.loads(capturar.MANIFEST.read_text(encoding="utf-8"))
+    shown = Version(manifest["prefect"])
+    line = next(
+        line
+        for line in (capturar.ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("prefect")
+    )
+    allowed = Requirement(line).specifier
+    assert allowed.contains(shown), f"{line} no instala Prefect {shown}"
+    installed = Version(prefect.__version__)
+    assert installed.release[:2] == shown.release[:2], (
+        f"Prefect {installed} instalado, pero las capturas muestran {shown}"
+    )
+    for other in (
+        Version(f"{shown.major}.{shown.minor + 1}.0"),
+        Version(f"{shown.major}.{shown.minor - 1}.99"),
+        Version(f"{shown.major + 1}.0.0"),
+    ):
+        assert not allowed.contains(other), (
+            f"requirements.txt admite Prefect {other}, pero las capturas muestran "
+            f"{shown}: regenérelas (python imagenes/capturar.py)"
+        )
