@@ -6,6 +6,7 @@ fotografía la terminal y la UI con Chromium. Uso: ``python imagenes/capturar.py
 (necesita requirements-dev.txt y Chromium: ver "Regenerar las capturas").
 """
 
+import contextlib
 import io
 import json
 import os
@@ -45,6 +46,24 @@ def free_port(preferred: int | None = None) -> int:
         except OSError:
             sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen, first_signal: int) -> None:
+    """Detener un proceso y los suyos: primero con una señal, luego a la fuerza."""
+    if process.poll() is not None:
+        return
+    if os.name == "posix":
+        os.killpg(process.pid, first_signal)
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait(timeout=30)
 
 
 class PrefectServer:
@@ -104,20 +123,8 @@ class PrefectServer:
 
     def stop(self) -> None:
         """Detener el servidor por su PID (y sus hijos), aunque algo haya fallado."""
-        if not self.process or self.process.poll() is not None:
-            return
-        if os.name == "posix":
-            os.killpg(self.process.pid, signal.SIGTERM)
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            if os.name == "posix":
-                os.killpg(self.process.pid, signal.SIGKILL)
-            else:
-                self.process.kill()
-            self.process.wait(timeout=20)
+        if self.process:
+            stop_process(self.process, signal.SIGTERM)
 
     def output(self) -> str:
         """Lo que el servidor escribió en su terminal hasta ahora."""
@@ -150,6 +157,40 @@ class PrefectServer:
             "sort": "EXPECTED_START_TIME_ASC",
         }
         return self.post("/task_runs/filter", body)
+
+    def deployment(self, name: str, timeout: float = 90) -> dict:
+        """Esperar a que un deployment exista y devolverlo."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.get(f"/deployments/name/{name}")
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    @contextlib.contextmanager
+    def serving(self, script: str, **extra_env: str):
+        """Ejecutar un script que sirve un deployment; detenerlo con Ctrl+C al salir."""
+        # Sondeo cada 1 s (el valor por defecto es 10 s), salvo que se pida otro
+        env = self.env(
+            **{"PREFECT_RUNNER_POLL_FREQUENCY": "1", **extra_env},
+            PREFECT_API_URL=self.api_url,
+        )
+        log_path = self.home / f"{Path(script).stem}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, script],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=os.name == "posix",
+            )
+            try:
+                yield process
+            finally:
+                stop_process(process, signal.SIGINT)
 
     def __enter__(self) -> "PrefectServer":
         return self.start()
@@ -216,7 +257,13 @@ def ui_png(page, url: str, wait_for: str, path: Path, tab: str | None = None) ->
     page.wait_for_load_state("networkidle")
     if tab:
         page.get_by_role("tab", name=tab).click()
-    page.get_by_text(wait_for).filter(visible=True).first.wait_for(timeout=30_000)
+    try:
+        page.get_by_text(wait_for).filter(visible=True).first.wait_for(timeout=30_000)
+    except Exception:
+        failed = Path(tempfile.gettempdir()) / f"fallo-{path.name}"
+        page.screenshot(path=str(failed))
+        print(f"La página no mostró {wait_for!r}; así se veía: {failed}")
+        raise
     # El gráfico de una corrida se dibuja en un <canvas>, no en el texto
     if "/flow-run/" in url:
         page.locator("canvas").first.wait_for(timeout=30_000)
@@ -256,6 +303,9 @@ CAPTURES = {
     "restaurante-reintento.png": "la task Cocinar en estado Retrying",
     "restaurante-grafico.png": "atender-persona con sus subflows preparar-plato",
     "restaurante-cuenta.png": "el artefacto de la cuenta",
+    "cron-deployment.png": "el deployment iris-diario con su horario cron",
+    "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
+    "corrida-disparada.png": "la corrida de atender-persona creada por el evento",
 }
 
 
@@ -367,6 +417,55 @@ def capture_all(home: Path, port: int) -> dict:
             f"{server.url}/v2/artifacts/artifact/{bill['id']}",
             "$25.15",
             shots["restaurante-cuenta.png"],
+        )
+
+        with server.serving("introduction/serve_iris.py"):
+            cron = server.deployment("iris-classification/iris-diario")
+            ui_png(
+                page,
+                f"{server.url}/v2/deployments/deployment/{cron['id']}",
+                "Schedules",
+                shots["cron-deployment.png"],
+            )
+        with server.serving(
+            "restaurant/serve_restaurant.py", RESTAURANTE_ESCALA_TIEMPO="0.2"
+        ):
+            arrivals = server.deployment("atender-persona/llegadas")
+            run_lesson(
+                server,
+                "restaurant/anunciar_llegada.py",
+                "--nombre",
+                "Carla",
+                "--personas",
+                "4",
+                "--plato",
+                "Empanadas",
+                "--plato",
+                "Limonada",
+            )
+            deadline = time.monotonic() + 120
+            while True:
+                (triggered, *_) = server.post(
+                    "/flow_runs/filter",
+                    {"deployments": {"id": {"any_": [arrivals["id"]]}}},
+                ) or [None]
+                if triggered and triggered["state_name"] == "Completed":
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("La llegada de Carla no creó una corrida")
+                time.sleep(0.5)
+        ui_png(
+            page,
+            f"{server.url}/v2/automations",
+            "llegada-de-una-persona",
+            shots["automatizacion-llegada.png"],
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{triggered['id']}",
+            "llegadas",
+            shots["corrida-disparada.png"],
+            tab="Details",
         )
         chromium_version = browser.version
         browser.close()

@@ -574,9 +574,9 @@ SAMPLE_SHIFT = [
 ]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Leer los argumentos de la línea de comandos."""
-    parser = argparse.ArgumentParser(description="Atender un grupo en el restaurante.")
+def party_parser(description: str) -> argparse.ArgumentParser:
+    """Armar los argumentos que describen un grupo (por defecto, el de ejemplo)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--nombre", default=SAMPLE_PARTY["nombre"])
     parser.add_argument("--personas", default=str(SAMPLE_PARTY["personas"]))
     parser.add_argument(
@@ -585,10 +585,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="pedido",
         help="un plato del menú; repetir para pedir varios",
     )
-    parser.add_argument(
-        "--turno", action="store_true", help="atender el turno de ejemplo"
+    return parser
+
+
+def party_from_args(args: argparse.Namespace) -> Grupo:
+    """Validar el grupo de la línea de comandos; ValidationError si no sirve."""
+    raw = args.personas
+    return Grupo(
+        nombre=args.nombre,
+        personas=int(raw) if raw.lstrip("-").isdigit() else raw,
+        pedido=args.pedido or SAMPLE_PARTY["pedido"],
     )
-    return parser.parse_args(argv)
 
 
 async def open_and_serve(grupo: Grupo) -> dict:
@@ -599,7 +606,11 @@ async def open_and_serve(grupo: Grupo) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Atender al grupo pedido, o el turno de ejemplo, y mostrar la cuenta."""
-    args = parse_args(argv)
+    parser = party_parser("Atender un grupo en el restaurante.")
+    parser.add_argument(
+        "--turno", action="store_true", help="atender el turno de ejemplo"
+    )
+    args = parser.parse_args(argv)
     if args.turno:
         result = asyncio.run(serve_shift(SAMPLE_SHIFT))
         for party in result["atendidos"]:
@@ -608,15 +619,8 @@ def main(argv: list[str] | None = None) -> int:
         for party in result["rechazados"] + result["fallidos"]:
             print(f"No atendido: {party['motivo']}")
     else:
-        personas = (
-            int(args.personas) if args.personas.lstrip("-").isdigit() else args.personas
-        )
         try:
-            grupo = Grupo(
-                nombre=args.nombre,
-                personas=personas,
-                pedido=args.pedido or SAMPLE_PARTY["pedido"],
-            )
+            grupo = party_from_args(args)
         except ValidationError as error:
             print(
                 f"No podemos atender a este grupo:\n{describe(error)}", file=sys.stderr

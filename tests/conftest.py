@@ -81,6 +81,11 @@ def lesson_runs(real_server) -> dict:
     # Las task runs llegan por eventos: esperar a que estén todas registradas
     iris = real_server.flow_runs("iris-classification")[0]
     party = real_server.flow_runs("atender-persona")[0]
-    eventually(lambda: real_server.task_runs(iris["id"]), lambda runs: len(runs) == 3)
-    eventually(lambda: real_server.task_runs(party["id"]), lambda runs: len(runs) == 9)
+    for run, count in ((iris, 3), (party, 9)):
+        eventually(
+            lambda run=run: real_server.task_runs(run["id"]),
+            lambda runs, count=count: (
+                len(runs) == count and all(t["state_type"] == "COMPLETED" for t in runs)
+            ),
+        )
     return {"iris": iris, "restaurante": party, "salidas": outputs}

@@ -49,3 +49,20 @@ def eventually(read, done, timeout: float = 20, every: float = 0.2):
         if done(value) or time.monotonic() > deadline:
             return value
         time.sleep(every)
+
+
+def task_runs(client, flow_run_id, expected: int = 0):
+    """Leer las task runs de un flow run en el orden en que empezaron, esperando
+    a que lleguen al menos `expected` y todas en un estado final."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    return eventually(
+        lambda: client.read_task_runs(
+            flow_run_filter=run_filter, sort=TaskRunSort.EXPECTED_START_TIME_ASC
+        ),
+        lambda runs: (
+            len(runs) >= expected and all(t.state and t.state.is_final() for t in runs)
+        ),
+    )

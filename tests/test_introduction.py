@@ -9,16 +9,13 @@ from prefect.client.schemas.filters import (
     ArtifactFilterFlowRunId,
     FlowFilter,
     FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterId,
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.sorting import TaskRunSort
 from sklearn.datasets import load_iris
 
 from introduction import run_iris
-from tests.helpers import ROOT, flush_logs, run_script
+from tests.helpers import ROOT, flush_logs, run_script, task_runs
 
 # ---------------------------------------------------------------------------
 # Nivel rápido: la lógica de cada task con .fn(), sin servidor
@@ -120,17 +117,14 @@ def test_flow_returns_metrics_and_records_its_three_tasks(prefect_client):
     metrics = state.result()
     assert metrics["accuracy"] >= 0.9
 
-    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[_flow_run_id(state)]))
-    task_runs = prefect_client.read_task_runs(
-        flow_run_filter=run_filter, sort=TaskRunSort.EXPECTED_START_TIME_ASC
-    )
-    assert [tr.name.rsplit("-", 1)[0] for tr in task_runs] == [
+    runs = task_runs(prefect_client, _flow_run_id(state), expected=3)
+    assert [tr.name.rsplit("-", 1)[0] for tr in runs] == [
         "Load Iris Dataset",
         "Split Data",
         "Train Model",
     ]
-    assert all(tr.state.is_completed() for tr in task_runs)
-    assert task_runs[0].tags == ["data_loading"]
+    assert all(tr.state.is_completed() for tr in runs)
+    assert runs[0].tags == ["data_loading"]
 
 
 @pytest.mark.server

@@ -9,18 +9,16 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     FlowRunFilter,
-    FlowRunFilterId,
     FlowRunFilterParentFlowRunId,
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.sorting import TaskRunSort
 from prefect.exceptions import ParameterTypeError
 from prefect.logging import disable_run_logger
 from pydantic import ValidationError
 
 from restaurant import run_restaurant as r
-from tests.helpers import ROOT, eventually, flush_logs, run_script
+from tests.helpers import ROOT, flush_logs, run_script, task_runs
 
 STEPS = [
     "Recibir a la persona",
@@ -195,18 +193,6 @@ def restaurant(prefect_server):
 
 def serve(grupo: dict, cocina: r.Cocina = NO_BURNS):
     return asyncio.run(r.serve_party(grupo, cocina, return_state=True))
-
-
-def task_runs(client, flow_run_id, expected: int = 0):
-    """Leer las task runs de un flow run, esperando a que lleguen `expected`
-    en estado final."""
-    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-    return eventually(
-        lambda: client.read_task_runs(
-            flow_run_filter=run_filter, sort=TaskRunSort.EXPECTED_START_TIME_ASC
-        ),
-        lambda runs: len(runs) >= expected and all(t.state.is_final() for t in runs),
-    )
 
 
 def subflow_runs(client, flow_run_id):

@@ -1,0 +1,217 @@
+"""Cron y disparadores contra un `prefect server start` real.
+
+Cada prueba levanta el proceso `serve` de la lección, como quien aprende, con
+el sondeo acortado a 1 s, y lo detiene por su PID aunque algo falle.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers import ROOT, eventually, run_script
+
+pytestmark = pytest.mark.server
+POLL_SECONDS = "1"
+
+
+def serving(server, script: str):
+    """Servir el deployment de una lección con el restaurante sin esperas."""
+    return server.serving(script, RESTAURANTE_ESCALA_TIEMPO="0")
+
+
+def deployment(server, name: str) -> dict:
+    return server.deployment(name)
+
+
+def runs_of(server, deployment_id: str) -> list[dict]:
+    return server.post(
+        "/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}
+    )
+
+
+def finished(runs: list[dict]) -> bool:
+    return bool(runs) and all(
+        run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+        for run in runs
+    )
+
+
+def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
+    with serving(real_server, "introduction/serve_iris.py"):
+        found = deployment(real_server, "iris-classification/iris-diario")
+        (schedule,) = found["schedules"]
+        assert schedule["schedule"]["cron"] == "0 8 * * 1-5"
+        assert schedule["schedule"]["timezone"] == "America/Argentina/Buenos_Aires"
+        assert schedule["active"] is True
+
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "deployment",
+                "run",
+                "iris-classification/iris-diario",
+            ],
+            env=real_server.env(PREFECT_API_URL=real_server.api_url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        runs = eventually(
+            lambda: runs_of(real_server, found["id"]),
+            lambda runs: any(run["state_name"] == "Completed" for run in runs),
+            timeout=120,
+            every=0.5,
+        )
+        assert any(run["state_name"] == "Completed" for run in runs)
+
+
+def test_arrival_event_starts_exactly_one_completed_run(real_server):
+    party = {"nombre": "Bruno", "personas": 2, "pedido": ["Ravioles", "Limonada"]}
+    with serving(real_server, "restaurant/serve_restaurant.py"):
+        found = deployment(real_server, "atender-persona/llegadas")
+        before = len(runs_of(real_server, found["id"]))
+        result = run_script(
+            "restaurant/anunciar_llegada.py",
+            "--nombre",
+            "Bruno",
+            "--personas",
+            "2",
+            "--plato",
+            "Ravioles",
+            "--plato",
+            "Limonada",
+            home=real_server.home,
+            api_url=real_server.api_url,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Llegó Bruno (2 personas)" in result.stdout
+        runs = eventually(
+            lambda: runs_of(real_server, found["id"]),
+            lambda runs: len(runs) > before and finished(runs),
+            timeout=120,
+            every=0.5,
+        )
+    assert len(runs) == before + 1
+    (run,) = runs[: len(runs) - before]
+    assert run["created_by"]["type"] == "AUTOMATION"
+    assert run["created_by"]["display_value"] == "llegada-de-una-persona"
+    assert run["parameters"]["grupo"] == party
+    assert run["state_name"] == "Completed"
+    assert run["name"] == "atender-Bruno"
+
+
+def test_payload_that_does_not_validate_creates_no_run(real_server):
+    with serving(real_server, "restaurant/serve_restaurant.py"):
+        found = deployment(real_server, "atender-persona/llegadas")
+        before = len(runs_of(real_server, found["id"]))
+        # Así llega un evento que nadie validó: directo, con la CLI de Prefect
+        bad = {"grupo": {"nombre": "Zoe", "personas": "tres", "pedido": ["Limonada"]}}
+        emitted = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "event",
+                "emit",
+                "restaurante.persona.llegada",
+                "--resource-id",
+                "restaurante.persona.zoe",
+                "--payload",
+                json.dumps(bad),
+            ],
+            env=real_server.env(PREFECT_API_URL=real_server.api_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert emitted.returncode == 0, emitted.stderr
+
+        def failures():
+            body = {"filter": {"event": {"name": ["prefect.automation.action.failed"]}}}
+            return real_server.post("/events/filter", body)["events"]
+
+        failed = eventually(
+            failures,
+            lambda events: any("'tres'" in e["payload"]["reason"] for e in events),
+            timeout=60,
+        )
+        reasons = [e["payload"]["reason"] for e in failed]
+        assert any("grupo.personas" in reason for reason in reasons)
+        time.sleep(3)  # tiempo de sobra para que una corrida indebida apareciera
+        assert len(runs_of(real_server, found["id"])) == before
+
+
+def test_announcer_refuses_a_bad_party_before_emitting(tmp_path):
+    result = run_script(
+        "restaurant/anunciar_llegada.py",
+        "--personas",
+        "tres",
+        home=tmp_path,
+        api_url="http://127.0.0.1:9/api",  # nadie escucha: no debe llegar a emitir
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "No se anuncia la llegada:" in result.stderr
+    assert "número entero; llegó 'tres'" in result.stderr
+    # El README muestra esta misma salida
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ python restaurant/anunciar_llegada.py --personas tres\n")[1]
+    assert result.stderr == shown.split("```")[0]
+
+
+def test_announcer_needs_the_api_url(tmp_path):
+    result = run_script("restaurant/anunciar_llegada.py", home=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "Falta PREFECT_API_URL" in result.stderr
+
+
+def test_arrivals_in_separate_processes_share_the_tables(real_server):
+    names = [f"Seis {i}" for i in range(1, 4)]  # tres grupos para la única mesa de 6
+    with serving(real_server, "restaurant/serve_restaurant.py"):
+        found = deployment(real_server, "atender-persona/llegadas")
+        before = len(runs_of(real_server, found["id"]))
+        for name in names:
+            result = run_script(
+                "restaurant/anunciar_llegada.py",
+                "--nombre",
+                name,
+                "--personas",
+                "6",
+                "--plato",
+                "Limonada",
+                home=real_server.home,
+                api_url=real_server.api_url,
+            )
+            assert result.returncode == 0, result.stderr
+        runs = eventually(
+            lambda: runs_of(real_server, found["id"]),
+            lambda runs: len(runs) >= before + len(names) and finished(runs),
+            timeout=180,
+            every=0.5,
+        )
+    new = [run for run in runs if run["name"] in {f"atender-{n}" for n in names}]
+    assert sorted(run["name"] for run in new) == sorted(f"atender-{n}" for n in names)
+    assert {run["state_name"] for run in new} == {"Completed"}
+    # La mesa de 6 es una sola: un grupo se sienta solo después de que el
+    # anterior se despidió (el log de despedida se escribe antes de liberarla)
+    logs = real_server.post(
+        "/logs/filter",
+        {"logs": {"flow_run_id": {"any_": [run["id"] for run in new]}}},
+    )
+    seated = [log for log in logs if "la más chica es la 5" in log["message"]]
+    left = [log for log in logs if "gracias por venir" in log["message"]]
+    assert len(seated) == len(left) == len(names)
+    events = sorted(
+        [(log["timestamp"], 1) for log in seated]
+        + [(log["timestamp"], -1) for log in left]
+    )
+    at_table = 0
+    for _, change in events:
+        at_table += change
+        assert at_table <= 1, "dos grupos en la mesa 5 a la vez"
