@@ -6,6 +6,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Las seis tasks del seed, en su orden, con los nombres que muestra la UI
+RESTAURANT_STEPS = [
+    "Recibir a la persona",
+    "Asignar mesa",
+    "Tomar pedido",
+    "Llevar la comida",
+    "Cobrar el servicio",
+    "Despedir a la persona",
+]
 
 
 def flush_logs() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from imagenes import capturar
 from restaurant import run_restaurant as r
+from tests.helpers import RESTAURANT_STEPS
 
 pytestmark = pytest.mark.server
 
@@ -58,14 +59,7 @@ def test_restaurant_run_has_its_six_steps_and_three_subflows(real_server, lesson
         for name in by_prefix(real_server.task_runs(run["id"]))
         if name != "preparar-plato"
     ]
-    assert steps == [
-        "Recibir a la persona",
-        "Asignar mesa",
-        "Tomar pedido",
-        "Llevar la comida",
-        "Cobrar el servicio",
-        "Despedir a la persona",
-    ]
+    assert steps == RESTAURANT_STEPS
     subflows = real_server.post(
         "/flow_runs/filter",
         {"flow_runs": {"parent_flow_run_id": {"any_": [run["id"]]}}},

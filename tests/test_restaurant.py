@@ -18,16 +18,8 @@ from prefect.logging import disable_run_logger
 from pydantic import ValidationError
 
 from restaurant import run_restaurant as r
-from tests.helpers import ROOT, flush_logs, run_script, task_runs
+from tests.helpers import RESTAURANT_STEPS, ROOT, flush_logs, run_script, task_runs
 
-STEPS = [
-    "Recibir a la persona",
-    "Asignar mesa",
-    "Tomar pedido",
-    "Llevar la comida",
-    "Cobrar el servicio",
-    "Despedir a la persona",
-]
 NO_BURNS = r.Cocina(prob_quemar=0)
 
 
@@ -215,9 +207,11 @@ def test_party_is_served_in_the_six_steps_of_the_seed(restaurant, prefect_client
     result = asyncio.run(state.aresult())
     run_id = state.state_details.flow_run_id
 
-    runs = task_runs(prefect_client, run_id, expected=len(STEPS) + len(order))
+    runs = task_runs(
+        prefect_client, run_id, expected=len(RESTAURANT_STEPS) + len(order)
+    )
     names = [tr.name.rsplit("-", 1)[0] for tr in runs]
-    assert [n for n in names if n in STEPS] == STEPS
+    assert [n for n in names if n in RESTAURANT_STEPS] == RESTAURANT_STEPS
     # Cada subflow deja en el flow padre una task run con el nombre del subflow
     assert names.count("preparar-plato") == len(order)
 
@@ -403,7 +397,7 @@ def test_script_tells_the_story_and_ends_with_the_bill(
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    positions = [output.index(f"Task run '{step}-") for step in STEPS]
+    positions = [output.index(f"Task run '{step}-") for step in RESTAURANT_STEPS]
     assert positions == sorted(positions)
     assert "Bienvenida, Ana: mesa para 3, por favor." in output
     assert "Verificar mesas disponibles" in output
