@@ -8,17 +8,18 @@ cocientes. Uso: ``python introduction/benchmark_iris.py [--repeticiones 5]``.
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "introduction" / "run_iris.py"
+sys.path.insert(0, str(ROOT / "imagenes"))
+
+import capturar  # noqa: E402
 
 # El mismo trabajo que las tres tasks de run_iris.py, sin importar prefect
 PLAIN_SCRIPT = """
@@ -41,13 +42,6 @@ print(f"Exactitud (accuracy) en los datos de prueba: {accuracy:.3f}")
 ACCURACY_LINE = "Exactitud (accuracy) en los datos de prueba:"
 
 
-def free_port() -> int:
-    """Pedir al sistema un puerto libre en 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def timed_run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     """Ejecutar un proceso nuevo y devolver su duración y la línea de exactitud."""
     start = time.perf_counter()
@@ -60,26 +54,6 @@ def timed_run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
         sys.exit(f"Falló {' '.join(args)}:\n{output}")
     accuracy = next(line for line in output.splitlines() if ACCURACY_LINE in line)
     return elapsed, accuracy.split(ACCURACY_LINE)[1].strip()
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    """Iniciar `prefect server start` y esperar a que responda /api/health."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--port", str(port)],
-        env={**env, "PREFECT_SERVER_API_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health") as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    sys.exit("prefect server start no respondió en 90 s")
 
 
 def main() -> None:
@@ -100,14 +74,11 @@ def main() -> None:
         first_temporary = timed_run([str(SCRIPT)], env)
         temporary = [timed_run([str(SCRIPT)], env) for _ in range(n)]
 
-        port = free_port()
-        server = start_server(env, port)
-        try:
-            served_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+        # El mismo servidor propio que usan las pruebas y las capturas
+        server = capturar.PrefectServer(Path(home) / "servidor", capturar.free_port())
+        with server:
+            served_env = {**env, "PREFECT_API_URL": server.api_url}
             served = [timed_run([str(SCRIPT)], served_env) for _ in range(n)]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
     accuracies = {acc for _, acc in plain + temporary + served + [first_temporary]}
     if len(accuracies) != 1:

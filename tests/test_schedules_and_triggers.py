@@ -22,8 +22,16 @@ def serving(server, script: str):
     return server.serving(script, RESTAURANTE_ESCALA_TIEMPO="0")
 
 
-def deployment(server, name: str) -> dict:
-    return server.deployment(name)
+def announce(server, *args: str):
+    """Anunciar una llegada con el script de la lección, contra el servidor real."""
+    result = run_script(
+        "restaurant/anunciar_llegada.py",
+        *args,
+        home=server.home,
+        api_url=server.api_url,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def runs_of(server, deployment_id: str) -> list[dict]:
@@ -41,7 +49,7 @@ def finished(runs: list[dict]) -> bool:
 
 def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
     with serving(real_server, "introduction/serve_iris.py"):
-        found = deployment(real_server, "iris-classification/iris-diario")
+        found = real_server.deployment("iris-classification/iris-diario")
         (schedule,) = found["schedules"]
         assert schedule["schedule"]["cron"] == "0 8 * * 1-5"
         assert schedule["schedule"]["timezone"] == "America/Argentina/Buenos_Aires"
@@ -74,22 +82,13 @@ def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
 def test_arrival_event_starts_exactly_one_completed_run(real_server):
     party = {"nombre": "Bruno", "personas": 2, "pedido": ["Ravioles", "Limonada"]}
     with serving(real_server, "restaurant/serve_restaurant.py"):
-        found = deployment(real_server, "atender-persona/llegadas")
+        found = real_server.deployment("atender-persona/llegadas")
         before = len(runs_of(real_server, found["id"]))
-        result = run_script(
-            "restaurant/anunciar_llegada.py",
-            "--nombre",
-            "Bruno",
-            "--personas",
-            "2",
-            "--plato",
-            "Ravioles",
-            "--plato",
-            "Limonada",
-            home=real_server.home,
-            api_url=real_server.api_url,
+        result = announce(
+            real_server,
+            *("--nombre", "Bruno", "--personas", "2"),
+            *("--plato", "Ravioles", "--plato", "Limonada"),
         )
-        assert result.returncode == 0, result.stderr
         assert "Llegó Bruno (2 personas)" in result.stdout
         runs = eventually(
             lambda: runs_of(real_server, found["id"]),
@@ -108,7 +107,7 @@ def test_arrival_event_starts_exactly_one_completed_run(real_server):
 
 def test_payload_that_does_not_validate_creates_no_run(real_server):
     with serving(real_server, "restaurant/serve_restaurant.py"):
-        found = deployment(real_server, "atender-persona/llegadas")
+        found = real_server.deployment("atender-persona/llegadas")
         before = len(runs_of(real_server, found["id"]))
         # Así llega un evento que nadie validó: directo, con la CLI de Prefect
         bad = {"grupo": {"nombre": "Zoe", "personas": "tres", "pedido": ["Limonada"]}}
@@ -174,21 +173,12 @@ def test_announcer_needs_the_api_url(tmp_path):
 def test_arrivals_in_separate_processes_share_the_tables(real_server):
     names = [f"Seis {i}" for i in range(1, 4)]  # tres grupos para la única mesa de 6
     with serving(real_server, "restaurant/serve_restaurant.py"):
-        found = deployment(real_server, "atender-persona/llegadas")
+        found = real_server.deployment("atender-persona/llegadas")
         before = len(runs_of(real_server, found["id"]))
         for name in names:
-            result = run_script(
-                "restaurant/anunciar_llegada.py",
-                "--nombre",
-                name,
-                "--personas",
-                "6",
-                "--plato",
-                "Limonada",
-                home=real_server.home,
-                api_url=real_server.api_url,
+            announce(
+                real_server, "--nombre", name, "--personas", "6", "--plato", "Limonada"
             )
-            assert result.returncode == 0, result.stderr
         runs = eventually(
             lambda: runs_of(real_server, found["id"]),
             lambda runs: len(runs) >= before + len(names) and finished(runs),
