@@ -188,9 +188,29 @@ class PrefectServer:
                 start_new_session=os.name == "posix",
             )
             try:
+                self._wait_until_served(process, log_path)
                 yield process
             finally:
                 stop_process(process, signal.SIGINT)
+
+    @staticmethod
+    def _wait_until_served(process, log_path: Path, timeout: float = 120) -> None:
+        """Esperar el aviso de `serve`, como quien aprende antes de anunciar algo.
+
+        Al volver a servir un deployment, `serve` borra sus automatizaciones y las
+        crea de nuevo: un evento emitido en ese hueco no dispara nada. El aviso
+        "is being served" se imprime cuando los disparadores ya existen.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = " ".join(log_path.read_text(errors="replace").split())
+            if "is being served" in shown:
+                return
+            if process.poll() is not None:
+                raise RuntimeError(f"{log_path.name}: serve terminó antes:\n{shown}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{log_path.name}: serve no avisó en {timeout} s")
+            time.sleep(0.2)
 
     def __enter__(self) -> "PrefectServer":
         return self.start()
