@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,7 +272,14 @@ def terminal_png(page, command: str, output: str, path: Path) -> None:
     page.locator("svg").screenshot(path=str(path))
 
 
-def ui_png(page, url: str, wait_for: str, path: Path, tab: str | None = None) -> None:
+def ui_png(
+    page,
+    url: str,
+    wait_for: str,
+    path: Path,
+    tab: str | None = None,
+    full_page: bool = False,
+) -> None:
     """Abrir una página de la UI, esperar a que muestre `wait_for` y capturarla."""
     page.goto(url)
     page.wait_for_load_state("networkidle")
@@ -288,7 +296,42 @@ def ui_png(page, url: str, wait_for: str, path: Path, tab: str | None = None) ->
     if "/flow-run/" in url:
         page.locator("canvas").first.wait_for(timeout=30_000)
     page.wait_for_load_state("networkidle")
+    if full_page:
+        # Una ventana tan alta como la página: el menú lateral llega hasta abajo
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({**VIEWPORT, "height": height})
+        page.wait_for_load_state("networkidle")
     page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
+
+
+def event_feed_url(server: PrefectServer, resource_id: str) -> str:
+    """El Event Feed de la UI v2 desde un evento: la llegada y lo que disparó.
+
+    Sin un rango explícito, la página pide los eventos hasta el comienzo del
+    minuto en curso: un evento recién emitido aparece al minuto siguiente.
+    """
+    (arrival,) = server.post(
+        "/events/filter",
+        {"filter": {"any_resource": {"id": [resource_id]}}},
+    )["events"]
+    occurred = datetime.fromisoformat(arrival["occurred"])
+
+    def moment(instant: datetime) -> str:
+        return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    search = {
+        "events": ["restaurante.persona.*", "prefect.automation.*"],
+        "order": "ASC",
+        "rangeType": "range",
+        "start": moment(
+            occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
+        ),
+        "end": moment(occurred + timedelta(minutes=1)),
+    }
+    # El enrutador de la UI lee cada parámetro de la dirección como JSON
+    query = urllib.parse.urlencode({k: json.dumps(v) for k, v in search.items()})
+    return f"{server.url}/v2/events?{query}"
 
 
 def wait_for_state(
@@ -325,6 +368,7 @@ CAPTURES = {
     "restaurante-cuenta.png": "el artefacto de la cuenta",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
+    "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
     "corrida-disparada.png": "la corrida de atender-persona creada por el evento",
 }
 
@@ -479,6 +523,13 @@ def capture_all(home: Path, port: int) -> dict:
             f"{server.url}/v2/automations",
             "llegada-de-una-persona",
             shots["automatizacion-llegada.png"],
+        )
+        ui_png(
+            page,
+            event_feed_url(server, "restaurante.persona.carla"),
+            "Action Executed",
+            shots["evento-llegada.png"],
+            full_page=True,  # la llegada y, debajo, los tres pasos que disparó
         )
         ui_png(
             page,

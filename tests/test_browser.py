@@ -4,12 +4,17 @@ Sin Chromium o sin playwright estas pruebas se saltan con el motivo; con CI=true
 fallan, para que CI nunca pase saltándolas.
 """
 
+import json
 import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from imagenes import capturar
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.server
 
@@ -90,3 +95,43 @@ def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(header[16:20], "big")
     assert width > 500
+
+
+def test_event_feed_shows_an_arrival_and_stops_at_the_current_minute(page, real_server):
+    resource = "restaurante.persona.feed"
+    emitted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "event",
+            "emit",
+            "restaurante.persona.llegada",
+        ]
+        + ["--resource-id", resource, "--payload", json.dumps({"grupo": {}})],
+        env=real_server.env(PREFECT_API_URL=real_server.api_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert emitted.returncode == 0, emitted.stderr
+    eventually(
+        lambda: real_server.post(
+            "/events/filter", {"filter": {"any_resource": {"id": [resource]}}}
+        )["events"],
+        lambda events: len(events) == 1,
+    )
+    # Con el rango de la captura (desde el evento), la llegada se ve enseguida
+    open_page(page, capturar.event_feed_url(real_server, resource))
+    visible(page, "Restaurante Persona Llegada").wait_for()
+    visible(page, "feed").wait_for()
+
+    # Sin rango, la página pide los eventos hasta el comienzo del minuto en
+    # curso: lo que dice el README sobre el evento que "no aparece" todavía
+    with page.expect_request(lambda r: r.url.endswith("/api/events/filter")) as sent:
+        page.goto(f"{real_server.url}/v2/events")
+    until = datetime.fromisoformat(
+        json.loads(sent.value.post_data)["filter"]["occurred"]["until"]
+    )
+    assert (until.second, until.microsecond) == (0, 0)
+    assert datetime.now(timezone.utc) - until < timedelta(minutes=1)
