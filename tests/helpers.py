@@ -47,6 +47,13 @@ def run_script(
     )
 
 
+def prefect_cli(server, *args: str) -> subprocess.CompletedProcess:
+    """La CLI de Prefect (`prefect ...`) contra un servidor de las pruebas."""
+    return run_script(
+        "-m", "prefect", *args, home=server.home, api_url=server.api_url, timeout=120
+    )
+
+
 def eventually(read, done, timeout: float = 20, every: float = 0.2):
     """Leer hasta que `done(valor)` se cumpla: Prefect registra las task runs por
     eventos, así que llegan al servidor un instante después de terminar."""

@@ -6,15 +6,13 @@ fallan, para que CI nunca pase saltándolas.
 
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from imagenes import capturar
-from tests.helpers import eventually
+from tests.helpers import eventually, prefect_cli
 
 pytestmark = pytest.mark.server
 
@@ -99,20 +97,9 @@ def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
 
 def test_event_feed_shows_an_arrival_and_stops_at_the_current_minute(page, real_server):
     resource = "restaurante.persona.feed"
-    emitted = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "event",
-            "emit",
-            "restaurante.persona.llegada",
-        ]
-        + ["--resource-id", resource, "--payload", json.dumps({"grupo": {}})],
-        env=real_server.env(PREFECT_API_URL=real_server.api_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    emitted = prefect_cli(
+        real_server,
+        *("event", "emit", "restaurante.persona.llegada", "--resource-id", resource),
     )
     assert emitted.returncode == 0, emitted.stderr
     eventually(

@@ -5,13 +5,11 @@ el sondeo acortado a 1 s, y lo detiene por su PID aunque algo falle.
 """
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.helpers import ROOT, eventually, run_script
+from tests.helpers import ROOT, eventually, prefect_cli, run_script
 
 pytestmark = pytest.mark.server
 POLL_SECONDS = "1"
@@ -55,19 +53,8 @@ def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
         assert schedule["schedule"]["timezone"] == "America/Argentina/Buenos_Aires"
         assert schedule["active"] is True
 
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "deployment",
-                "run",
-                "iris-classification/iris-diario",
-            ],
-            env=real_server.env(PREFECT_API_URL=real_server.api_url),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        result = prefect_cli(
+            real_server, "deployment", "run", "iris-classification/iris-diario"
         )
         assert result.returncode == 0, result.stdout + result.stderr
         runs = eventually(
@@ -111,23 +98,11 @@ def test_payload_that_does_not_validate_creates_no_run(real_server):
         before = len(runs_of(real_server, found["id"]))
         # Así llega un evento que nadie validó: directo, con la CLI de Prefect
         bad = {"grupo": {"nombre": "Zoe", "personas": "tres", "pedido": ["Limonada"]}}
-        emitted = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "event",
-                "emit",
-                "restaurante.persona.llegada",
-                "--resource-id",
-                "restaurante.persona.zoe",
-                "--payload",
-                json.dumps(bad),
-            ],
-            env=real_server.env(PREFECT_API_URL=real_server.api_url),
-            capture_output=True,
-            text=True,
-            timeout=60,
+        emitted = prefect_cli(
+            real_server,
+            *("event", "emit", "restaurante.persona.llegada"),
+            *("--resource-id", "restaurante.persona.zoe"),
+            *("--payload", json.dumps(bad)),
         )
         assert emitted.returncode == 0, emitted.stderr
 
