@@ -70,7 +70,7 @@ def test_arrival_event_starts_exactly_one_completed_run(real_server):
     party = {"nombre": "Bruno", "personas": 2, "pedido": ["Ravioles", "Limonada"]}
     with serving(real_server, "restaurant/serve_restaurant.py"):
         found = real_server.deployment("atender-persona/llegadas")
-        before = len(runs_of(real_server, found["id"]))
+        before = {run["id"] for run in runs_of(real_server, found["id"])}
         result = announce(
             real_server,
             *("--nombre", "Bruno", "--personas", "2"),
@@ -79,12 +79,14 @@ def test_arrival_event_starts_exactly_one_completed_run(real_server):
         assert "Llegó Bruno (2 personas)" in result.stdout
         runs = eventually(
             lambda: runs_of(real_server, found["id"]),
-            lambda runs: len(runs) > before and finished(runs),
+            lambda runs: len(runs) > len(before) and finished(runs),
             timeout=120,
             every=0.5,
         )
-    assert len(runs) == before + 1
-    (run,) = runs[: len(runs) - before]
+    # La API ordena por id (al azar), no por creación: las nuevas se buscan por id
+    new = [run for run in runs if run["id"] not in before]
+    assert len(new) == 1, [run["name"] for run in new]
+    (run,) = new
     assert run["created_by"]["type"] == "AUTOMATION"
     assert run["created_by"]["display_value"] == "llegada-de-una-persona"
     assert run["parameters"]["grupo"] == party
