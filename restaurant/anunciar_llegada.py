@@ -6,25 +6,35 @@ en silencio un evento cuyos datos no sirven. Necesita `prefect server start`,
 PREFECT_API_URL y ``python restaurant/serve_restaurant.py`` en otra terminal.
 """
 
+import asyncio
 import re
 import sys
 
-from prefect.events import emit_event
+from prefect.events import Event
+from prefect.events.clients import get_events_client
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
+from websockets.exceptions import ConnectionClosed
 
 from run_restaurant import Grupo, describe, party_from_args, party_parser
 from serve_restaurant import ARRIVAL_EVENT
 
 
-def announce(grupo: Grupo) -> str:
-    """Emitir la llegada del grupo y devolver el id del evento."""
+async def announce(grupo: Grupo) -> str:
+    """Enviar la llegada del grupo al servidor y devolver el id del evento.
+
+    `emit_event()` solo deja el evento en una cola que se envía en segundo
+    plano: si el servidor no responde, el script diría "Llegó" y la llegada se
+    perdería. Aquí el evento se envía antes de seguir, o falla con un error.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", grupo.nombre.lower()).strip("-") or "grupo"
-    event = emit_event(
+    event = Event(
         event=ARRIVAL_EVENT,
         resource={"prefect.resource.id": f"restaurante.persona.{slug}"},
         payload={"grupo": grupo.model_dump()},
     )
+    async with get_events_client(reconnection_attempts=2) as events:
+        await events.emit(event)
     return str(event.id)
 
 
@@ -44,7 +54,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    event_id = announce(grupo)
+    try:
+        event_id = asyncio.run(announce(grupo))
+    except (OSError, TimeoutError, ConnectionClosed) as error:
+        print(
+            f"No se anunció la llegada de {grupo.nombre}: el servidor "
+            f"{get_current_settings().api.url} no respondió ({error}). ¿Está abierto "
+            "`prefect server start`?",
+            file=sys.stderr,
+        )
+        return 1
     print(f"Llegó {grupo.nombre} ({grupo.personas} personas): evento {event_id}")
     return 0
 

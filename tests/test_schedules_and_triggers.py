@@ -147,6 +147,20 @@ def test_announcer_needs_the_api_url(tmp_path):
     assert "Falta PREFECT_API_URL" in result.stderr
 
 
+def test_announcer_says_so_when_the_server_does_not_answer(tmp_path):
+    # Con emit_event() el script decía "Llegó" y el evento se perdía en silencio
+    result = run_script(
+        "restaurant/anunciar_llegada.py",
+        home=tmp_path,
+        api_url="http://127.0.0.1:9/api",  # nadie escucha
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Llegó" not in result.stdout
+    assert "No se anunció la llegada de Ana" in result.stderr
+    assert "el servidor http://127.0.0.1:9/api no respondió" in result.stderr
+
+
 def test_arrivals_in_separate_processes_share_the_tables(real_server):
     names = [f"Seis {i}" for i in range(1, 4)]  # tres grupos para la única mesa de 6
     with serving(real_server, "restaurant/serve_restaurant.py"):
