@@ -407,15 +407,16 @@ def test_script_tells_the_story_and_ends_with_the_bill(
     assert result.stdout.rstrip().endswith(f"Total: {r.money(expected)}")
 
 
-def test_script_rejects_a_bad_party_in_spanish_before_starting(tmp_path):
-    result = run_script(
-        "restaurant/run_restaurant.py", "--personas", "0", home=tmp_path, timeout=60
-    )
-    assert result.returncode == 2
-    assert "La cantidad de personas debe ser al menos 1; llegó 0." in result.stderr
+def test_script_rejects_a_bad_party_in_spanish_before_starting(capsys, monkeypatch):
+    def must_not_start(grupo):
+        raise AssertionError("con un grupo inválido no se empieza a atender")
+
+    monkeypatch.setattr(r, "open_and_serve", must_not_start)
+    assert r.main(["--personas", "0"]) == 2
+    shown = capsys.readouterr()
+    assert "La cantidad de personas debe ser al menos 1; llegó 0." in shown.err
+    assert shown.out == ""
     # El README muestra esta misma salida
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     command = "$ python restaurant/run_restaurant.py --personas 0\n"
-    shown = readme.split(command)[1].split("```")[0]
-    assert result.stderr == shown
-    assert "Starting temporary server" not in result.stdout + result.stderr
+    assert shown.err == readme.split(command)[1].split("```")[0]
