@@ -317,16 +317,14 @@ def event_feed_url(server: PrefectServer, resource_id: str) -> str:
     )["events"]
     occurred = datetime.fromisoformat(arrival["occurred"])
 
-    def moment(instant: datetime) -> str:
+    def moment(instant: datetime) -> str:  # en milisegundos, truncados
         return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     search = {
         "events": ["restaurante.persona.*", "prefect.automation.*"],
         "order": "ASC",
         "rangeType": "range",
-        "start": moment(
-            occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
-        ),
+        "start": moment(occurred),
         "end": moment(occurred + timedelta(minutes=1)),
     }
     # El enrutador de la UI lee cada parámetro de la dirección como JSON
