@@ -96,7 +96,7 @@ def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
 
 
 def test_event_feed_shows_an_arrival_and_stops_at_the_current_minute(page, real_server):
-    resource = "restaurante.persona.feed"
+    resource = "restaurante.persona.prueba-del-feed"
     emitted = prefect_cli(
         real_server,
         *("event", "emit", "restaurante.persona.llegada", "--resource-id", resource),
@@ -111,7 +111,7 @@ def test_event_feed_shows_an_arrival_and_stops_at_the_current_minute(page, real_
     # Con el rango de la captura (desde el evento), la llegada se ve enseguida
     open_page(page, capturar.event_feed_url(real_server, resource))
     visible(page, "Restaurante Persona Llegada").wait_for()
-    visible(page, "feed").wait_for()
+    visible(page, "prueba-del-feed").wait_for()
 
     # Sin rango, la página pide los eventos hasta el comienzo del minuto en
     # curso: lo que dice el README sobre el evento que "no aparece" todavía
