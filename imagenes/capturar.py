@@ -151,6 +151,15 @@ class PrefectServer:
         body = {"flows": {"name": {"any_": [flow_name]}}, "sort": "START_TIME_DESC"}
         return self.post("/flow_runs/filter", body)
 
+    def deployment_runs(
+        self, deployment_id: str, name: str | None = None
+    ) -> list[dict]:
+        """Las corridas de un deployment; con `name`, solo las de ese nombre."""
+        body: dict = {"deployments": {"id": {"any_": [deployment_id]}}}
+        if name:
+            body["flow_runs"] = {"name": {"any_": [name]}}
+        return self.post("/flow_runs/filter", body)
+
     def task_runs(self, flow_run_id: str) -> list[dict]:
         """Las task runs de una corrida, en el orden en que empezaron."""
         body = {
@@ -507,10 +516,7 @@ def capture_all(home: Path, port: int) -> dict:
             )
             deadline = time.monotonic() + 120
             while True:
-                (triggered, *_) = server.post(
-                    "/flow_runs/filter",
-                    {"deployments": {"id": {"any_": [arrivals["id"]]}}},
-                ) or [None]
+                (triggered, *_) = server.deployment_runs(arrivals["id"]) or [None]
                 if triggered and triggered["state_name"] == "Completed":
                     break
                 if time.monotonic() > deadline:

@@ -55,13 +55,7 @@ def main() -> None:
                 )
                 deadline = time.monotonic() + 180
                 while True:
-                    runs = server.post(
-                        "/flow_runs/filter",
-                        {
-                            "deployments": {"id": {"any_": [found["id"]]}},
-                            "flow_runs": {"name": {"any_": [f"atender-{name}"]}},
-                        },
-                    )
+                    runs = server.deployment_runs(found["id"], f"atender-{name}")
                     if runs and runs[0]["state_type"] == "COMPLETED":
                         break
                     if time.monotonic() > deadline:

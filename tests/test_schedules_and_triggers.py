@@ -32,12 +32,6 @@ def announce(server, *args: str):
     return result
 
 
-def runs_of(server, deployment_id: str) -> list[dict]:
-    return server.post(
-        "/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}
-    )
-
-
 def finished(runs: list[dict]) -> bool:
     return bool(runs) and all(
         run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
@@ -58,7 +52,7 @@ def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
         )
         assert result.returncode == 0, result.stdout + result.stderr
         runs = eventually(
-            lambda: runs_of(real_server, found["id"]),
+            lambda: real_server.deployment_runs(found["id"]),
             lambda runs: any(run["state_name"] == "Completed" for run in runs),
             timeout=120,
             every=0.5,
@@ -70,7 +64,7 @@ def test_arrival_event_starts_exactly_one_completed_run(real_server):
     party = {"nombre": "Bruno", "personas": 2, "pedido": ["Ravioles", "Limonada"]}
     with serving(real_server, "restaurant/serve_restaurant.py"):
         found = real_server.deployment("atender-persona/llegadas")
-        before = {run["id"] for run in runs_of(real_server, found["id"])}
+        before = {run["id"] for run in real_server.deployment_runs(found["id"])}
         result = announce(
             real_server,
             *("--nombre", "Bruno", "--personas", "2"),
@@ -78,7 +72,7 @@ def test_arrival_event_starts_exactly_one_completed_run(real_server):
         )
         assert "Llegó Bruno (2 personas)" in result.stdout
         runs = eventually(
-            lambda: runs_of(real_server, found["id"]),
+            lambda: real_server.deployment_runs(found["id"]),
             lambda runs: len(runs) > len(before) and finished(runs),
             timeout=120,
             every=0.5,
@@ -97,7 +91,7 @@ def test_arrival_event_starts_exactly_one_completed_run(real_server):
 def test_payload_that_does_not_validate_creates_no_run(real_server):
     with serving(real_server, "restaurant/serve_restaurant.py"):
         found = real_server.deployment("atender-persona/llegadas")
-        before = len(runs_of(real_server, found["id"]))
+        before = len(real_server.deployment_runs(found["id"]))
         # Así llega un evento que nadie validó: directo, con la CLI de Prefect
         bad = {"grupo": {"nombre": "Zoe", "personas": "tres", "pedido": ["Limonada"]}}
         emitted = prefect_cli(
@@ -120,7 +114,7 @@ def test_payload_that_does_not_validate_creates_no_run(real_server):
         reasons = [e["payload"]["reason"] for e in failed]
         assert any("grupo.personas" in reason for reason in reasons)
         time.sleep(3)  # tiempo de sobra para que una corrida indebida apareciera
-        assert len(runs_of(real_server, found["id"])) == before
+        assert len(real_server.deployment_runs(found["id"])) == before
 
 
 def test_announcer_refuses_a_bad_party_before_emitting(tmp_path):
@@ -165,13 +159,13 @@ def test_arrivals_in_separate_processes_share_the_tables(real_server):
     names = [f"Seis {i}" for i in range(1, 4)]  # tres grupos para la única mesa de 6
     with serving(real_server, "restaurant/serve_restaurant.py"):
         found = real_server.deployment("atender-persona/llegadas")
-        before = len(runs_of(real_server, found["id"]))
+        before = len(real_server.deployment_runs(found["id"]))
         for name in names:
             announce(
                 real_server, "--nombre", name, "--personas", "6", "--plato", "Limonada"
             )
         runs = eventually(
-            lambda: runs_of(real_server, found["id"]),
+            lambda: real_server.deployment_runs(found["id"]),
             lambda runs: len(runs) >= before + len(names) and finished(runs),
             timeout=180,
             every=0.5,
