@@ -14,7 +14,6 @@ from prefect.events import Event
 from prefect.events.clients import get_events_client
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
-from websockets.exceptions import ConnectionClosed
 
 from run_restaurant import Grupo, describe, party_from_args, party_parser
 from serve_restaurant import ARRIVAL_EVENT
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         event_id = asyncio.run(announce(grupo))
-    except (OSError, TimeoutError, ConnectionClosed) as error:
+    except (OSError, TimeoutError) as error:  # conexión rechazada o sin respuesta
         print(
             f"No se anunció la llegada de {grupo.nombre}: el servidor "
             f"{get_current_settings().api.url} no respondió ({error}). ¿Está abierto "
