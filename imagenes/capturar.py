@@ -257,6 +257,32 @@ def run_lesson(
     return output
 
 
+def quick_start(home: Path, timeout: float = 300) -> str:
+    """El inicio rápido del README: run_iris.py sin servidor, en `home`.
+
+    Como quien aprende, sin PREFECT_API_URL ni PREFECT_SERVER_ANALYTICS_ENABLED en
+    el entorno: la telemetría la apaga el prefect.toml del repositorio.
+    """
+    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1"}
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "introduction/run_iris.py"],
+        cwd=ROOT,  # desde la raíz, como quien aprende: así vale prefect.toml
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"El inicio rápido terminó con {result.returncode}:\n{output}"
+        )
+    return output
+
+
 def launch_browser(playwright):
     """Abrir el Chromium del sistema (Playwright no puede descargar el suyo)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -364,7 +390,7 @@ def wait_for_state(
 # Nombre de archivo -> qué muestra. Los seis primeros son los del texto original.
 CAPTURES = {
     "prefect start.png": "terminal con `prefect server start` y su dirección",
-    "prefect navegador.png": "la UI recién abierta en el navegador",
+    "prefect navegador.png": "la UI recién abierta, con la corrida del inicio rápido",
     "terminal run_iris.png": "terminal con `python introduction/run_iris.py`",
     "navegador flow runs run_iris.png": "la página Runs con las corridas de Iris",
     "detalle flow runs run_iris.png": "el flow iris-classification y sus corridas",
@@ -386,6 +412,9 @@ def capture_all(home: Path, port: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     shots: dict[str, Path] = {name: IMAGES / name for name in CAPTURES}
+    # El orden del README: primero el inicio rápido, con el servidor temporal y
+    # en el mismo PREFECT_HOME; después `prefect server start`, que ya la muestra
+    quick_start(home)
     with PrefectServer(home, port) as server, sync_playwright() as playwright:
         browser = launch_browser(playwright)
         page = browser.new_page(viewport=VIEWPORT)
@@ -403,7 +432,7 @@ def capture_all(home: Path, port: int) -> dict:
         ui_png(
             page,
             f"{server.url}/v2/dashboard",
-            "Run a task or flow to get started",
+            "1 total",  # la corrida del inicio rápido
             shots["prefect navegador.png"],
         )
 

@@ -2,8 +2,8 @@
 
 Tres tasks (cargar los datos, separarlos, entrenar un modelo) dentro de un flow
 con reintentos. Ejecutar con ``python introduction/run_iris.py``. Sin
-``PREFECT_API_URL`` Prefect usa un servidor temporal sin interfaz; para ver la
-corrida en la UI, apuntar antes a ``prefect server start`` (ver el README).
+``PREFECT_API_URL`` Prefect usa un servidor temporal, sin interfaz, que guarda la
+corrida en la base de datos que después muestra ``prefect server start``.
 """
 
 from prefect import flow, task
@@ -122,13 +122,26 @@ def iris_classification() -> dict:
     return metrics
 
 
+def temporary_server_note() -> str | None:
+    """Decir dónde quedó la corrida si se ejecutó en el servidor temporal."""
+    settings = get_current_settings()
+    if settings.api.url:
+        return None  # la corrida ya se ve en el servidor de PREFECT_API_URL
+    database = settings.server.database.connection_url.get_secret_value()
+    if database.startswith("sqlite"):
+        database = database.split(":///", 1)[1]  # la ruta del archivo
+    else:  # otra base de datos: su dirección puede llevar una contraseña
+        database = "la base de datos de PREFECT_SERVER_DATABASE_CONNECTION_URL"
+    return (
+        "Esta corrida usó un servidor temporal de Prefect, que se apaga con el\n"
+        "script: no tiene interfaz web ni ejecuta horarios.\n"
+        f"La corrida quedó guardada en {database}.\n"
+        "Para verla en la UI, abre `prefect server start` en otra terminal (usa esa\n"
+        "misma base de datos) y entra en http://127.0.0.1:4200: ya está ahí."
+    )
+
+
 if __name__ == "__main__":
     iris_classification()
-    if not get_current_settings().api.url:
-        # Sin PREFECT_API_URL la corrida quedó en un servidor temporal, ya apagado
-        print(
-            "Esta corrida usó un servidor temporal de Prefect, sin interfaz web.\n"
-            "Para verla en la UI: en otra terminal `prefect server start`, luego\n"
-            "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` y volver\n"
-            "a ejecutar este script (README, sección 'Ver el workflow')."
-        )
+    if note := temporary_server_note():
+        print(note)

@@ -51,11 +51,21 @@ def prefect_client(prefect_server: str):
 
 
 @pytest.fixture(scope="session")
-def real_server(tmp_path_factory):
-    """Levantar un `prefect server start` real, propio de esta sesión de pruebas."""
+def quick_start(tmp_path_factory) -> dict:
+    """El inicio rápido del README: run_iris.py sin servidor, en un Prefect nuevo."""
+    from imagenes.capturar import quick_start
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    return {"home": home, "salida": quick_start(home)}
+
+
+@pytest.fixture(scope="session")
+def real_server(quick_start):
+    """Levantar un `prefect server start` real después del inicio rápido, en el
+    mismo PREFECT_HOME, como quien aprende sigue el README."""
     from imagenes.capturar import PrefectServer, free_port
 
-    server = PrefectServer(tmp_path_factory.mktemp("servidor-real"), free_port())
+    server = PrefectServer(quick_start["home"], free_port())
     server.start()
     try:
         yield server

@@ -1,6 +1,7 @@
 """Ayudas de las pruebas: ejecutar los scripts y leer lo que quedó en Prefect."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,15 @@ RESTAURANT_STEPS = [
 ]
 
 
+def quick_start_link(output: str) -> re.Match:
+    """El enlace View at que imprimió el inicio rápido (lo pone prefect.toml)."""
+    link = re.search(
+        r"View at (http://127\.0\.0\.1:4200/v2)/runs/flow-run/([0-9a-f-]{36})", output
+    )
+    assert link, output
+    return link
+
+
 def flush_logs() -> None:
     """Esperar a que los logs en cola lleguen al servidor antes de leerlos."""
     from prefect.logging.handlers import APILogHandler
@@ -29,11 +39,17 @@ def run_script(
     home: Path,
     api_url: str | None = None,
     timeout: float = 180,
+    unset: list[str] | tuple[str, ...] = (),
     **extra_env: str,
 ) -> subprocess.CompletedProcess:
-    """Ejecutar un script como lo haría quien aprende, con su propio PREFECT_HOME."""
+    """Ejecutar un script como lo haría quien aprende, con su propio PREFECT_HOME.
+
+    `unset` quita variables del entorno de las pruebas (por ejemplo, para que
+    valga lo que dice el prefect.toml del repositorio).
+    """
     env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1", **extra_env}
-    env.pop("PREFECT_API_URL", None)
+    for name in ("PREFECT_API_URL", *unset):
+        env.pop(name, None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return subprocess.run(

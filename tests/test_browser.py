@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from imagenes import capturar
-from tests.helpers import eventually, prefect_cli
+from tests.helpers import eventually, prefect_cli, quick_start_link
 
 pytestmark = pytest.mark.server
 
@@ -55,6 +55,24 @@ def open_page(page, url: str, tab: str | None = None):
 
 def visible(page, text: str):
     return page.get_by_text(text).filter(visible=True).first
+
+
+def test_quick_start_link_opens_its_run_once_the_server_is_open(
+    page, real_server, quick_start
+):
+    run_id = quick_start_link(quick_start["salida"])[2]
+    # Quien aprende abre el enlace tal cual (puerto 4200); las pruebas, su puerto
+    open_page(page, f"{real_server.url}/v2/runs/flow-run/{run_id}")
+    visible(page, "Exactitud (accuracy) en los datos de prueba: 0.967").wait_for()
+    visible(page, "Switch to V1 UI").wait_for()  # la interfaz de las capturas
+
+
+def test_addresses_without_v2_still_serve_the_older_interface(page, real_server):
+    open_page(page, f"{real_server.url}/runs")
+    visible(page, "Switch to V2 UI").wait_for()
+    assert page.url == f"{real_server.url}/runs"
+    open_page(page, f"{real_server.url}/v2/runs")
+    visible(page, "Switch to V1 UI").wait_for()
 
 
 def test_runs_list_shows_the_iris_run(page, real_server, lesson_runs):

@@ -13,7 +13,7 @@ import pytest
 
 from imagenes import capturar
 from restaurant import run_restaurant as r
-from tests.helpers import RESTAURANT_STEPS
+from tests.helpers import RESTAURANT_STEPS, quick_start_link
 
 pytestmark = pytest.mark.server
 
@@ -28,6 +28,24 @@ def test_server_ui_points_at_its_own_api(real_server):
         settings = json.load(response)
     # Sin PREFECT_SERVER_API_PORT la UI llamaría a la API en el puerto 4200
     assert settings["api_url"] == real_server.api_url
+
+
+def test_quick_start_run_is_already_in_prefect_server_start(real_server, quick_start):
+    # El servidor temporal guardó la corrida en PREFECT_HOME/prefect.db; el
+    # servidor real, iniciado después con el mismo PREFECT_HOME, la muestra
+    run_id = quick_start_link(quick_start["salida"])[2]
+    run = real_server.get(f"/flow_runs/{run_id}")
+    assert run["state_name"] == "Completed"
+    assert (
+        f"Flow run '{run['name']}' - Finished in state Completed()"
+        in (quick_start["salida"])
+    )
+    assert real_server.get(f"/flows/{run['flow_id']}")["name"] == "iris-classification"
+    assert by_prefix(real_server.task_runs(run_id)) == [
+        "Load Iris Dataset",
+        "Split Data",
+        "Train Model",
+    ]
 
 
 def test_iris_run_is_completed_with_its_three_tasks(real_server, lesson_runs):

@@ -209,13 +209,9 @@ def test_flow_that_keeps_failing_ends_failed_after_4_attempts(
 
 
 @pytest.fixture(scope="module")
-def script_output(tmp_path_factory) -> str:
-    """Ejecutar run_iris.py una vez, con su propio PREFECT_HOME y servidor temporal."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    result = run_script("introduction/run_iris.py", home=home)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    return output
+def script_output(quick_start) -> str:
+    """Lo que mostró run_iris.py en el inicio rápido, con el servidor temporal."""
+    return quick_start["salida"]
 
 
 @pytest.mark.server
@@ -225,7 +221,61 @@ def test_script_runs_on_a_temporary_server_and_prints_task_runs(script_output):
         assert f"Task run '{name}-" in script_output
     assert "Exactitud (accuracy) en los datos de prueba: 0.967" in script_output
     assert "Finished in state Completed()" in script_output
-    assert "servidor temporal de Prefect, sin interfaz web" in script_output
+
+
+@pytest.mark.server
+def test_script_says_where_the_temporary_run_was_saved(quick_start):
+    database = quick_start["home"] / "prefect.db"
+    assert database.is_file()
+    assert f"La corrida quedó guardada en {database}." in quick_start["salida"]
+    assert "abre `prefect server start`" in quick_start["salida"]
+
+
+def test_note_names_the_database_only_when_it_is_a_file(monkeypatch):
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_DATABASE_CONNECTION_URL,
+        temporary_settings,
+    )
+
+    secret = "postgresql+asyncpg://ana:clave-secreta@127.0.0.1:5432/prefect"
+    with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: secret}):
+        note = run_iris.temporary_server_note()
+    assert "clave-secreta" not in note
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" in note
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        assert run_iris.temporary_server_note() is None
+
+
+@pytest.mark.server
+def test_learner_run_gets_no_telemetry_error(script_output):
+    # Sin PREFECT_SERVER_ANALYTICS_ENABLED en el entorno: lo apaga prefect.toml
+    assert "telemetry" not in script_output.lower()
+
+
+def test_project_settings_file_is_read_from_the_repository_root(tmp_path):
+    result = run_script(
+        "-m",
+        "prefect",
+        "config",
+        "view",
+        "--show-sources",
+        home=tmp_path,
+        unset=["PREFECT_SERVER_ANALYTICS_ENABLED"],
+        timeout=60,
+    )
+    shown = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "PREFECT_SERVER_ANALYTICS_ENABLED='False' (from prefect.toml)" in shown
+    assert "PREFECT_UI_URL='http://127.0.0.1:4200/v2' (from prefect.toml)" in shown
+    timeout = (
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS='90' (from prefect.toml)"
+    )
+    assert timeout in shown
+    # El archivo le gana al perfil: si fijara la API, taparía `prefect config set`
+    assert "PREFECT_API_URL" not in shown
+    project_file = (ROOT / "prefect.toml").read_text(encoding="utf-8")
+    assert not re.search(r"(?m)^\s*(\[api\]|api_url\s*=|\[api\.)", project_file)
 
 
 def _normalized(line: str) -> str:
