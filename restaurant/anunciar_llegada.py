@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             "eventos').",
             file=sys.stderr,
         )
-        return 2
+        return 1
     try:
         event_id = asyncio.run(announce(grupo))
     except (OSError, TimeoutError) as error:  # conexión rechazada o sin respuesta

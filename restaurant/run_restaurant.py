@@ -16,6 +16,8 @@ import random
 import re
 import sys
 import time
+import unicodedata
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -35,6 +37,8 @@ TIME_SCALE_VARIABLE = "RESTAURANTE_ESCALA_TIEMPO"
 TABLE_LEASE_SECONDS = 600
 POLL_SECONDS = 1.0
 MAX_NAME_LENGTH = 60
+# Entrada, principal, bebida y postre: cada plato es un subflow en la cocina
+MAX_DISHES_PER_PERSON = 4
 
 
 def load_menu(path: Path = HERE / "menu.csv") -> pd.DataFrame:
@@ -101,9 +105,16 @@ class Grupo(BaseModel):
     @field_validator("nombre", mode="before")
     @classmethod
     def check_name(cls, value: object) -> str:
-        """Exigir un nombre que no esté en blanco."""
+        """Exigir un nombre de una línea, sin caracteres de control ni en blanco."""
         if not isinstance(value, str) or not value.strip():
             raise invalid("El nombre no puede estar vacío: ¿a nombre de quién?")
+        # Un salto de línea en el nombre partiría el nombre de la corrida, los
+        # logs y el ticket: se rechaza en lugar de corregirlo a escondidas
+        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value.strip()):
+            raise invalid(
+                "El nombre va en una sola línea, sin saltos de línea, tabuladores ni "
+                f"otros caracteres de control; llegó {value!r}."
+            )
         if len(value.strip()) > MAX_NAME_LENGTH:
             raise invalid(f"El nombre admite hasta {MAX_NAME_LENGTH} caracteres.")
         return value.strip()
@@ -133,7 +144,16 @@ class Grupo(BaseModel):
     def check_order(cls, value: object) -> list[str]:
         """Exigir al menos un plato, y solo platos del menú."""
         dishes = ", ".join(MENU.index)
-        if not isinstance(value, list) or not value:
+        if isinstance(value, str):
+            raise invalid(
+                f"El pedido es una lista de platos, no un texto; llegó {value!r}. "
+                f"Por ejemplo: [{value!r}]."
+            )
+        if not isinstance(value, list):
+            raise invalid(
+                f"El pedido es una lista de platos; llegó {type(value).__name__}."
+            )
+        if not value:
             raise invalid(f"El pedido está vacío; el menú tiene: {dishes}.")
         by_name = {dish.casefold(): dish for dish in MENU.index}
         unknown = [
@@ -146,6 +166,18 @@ class Grupo(BaseModel):
                 f"No está en el menú: {', '.join(unknown)}. El menú tiene: {dishes}."
             )
         return [by_name[item.strip().casefold()] for item in value]
+
+    @model_validator(mode="after")
+    def check_order_size(self) -> "Grupo":
+        """Limitar el pedido a lo que un grupo de ese tamaño puede comer."""
+        most = MAX_DISHES_PER_PERSON * self.personas
+        if len(self.pedido) > most:
+            raise invalid(
+                f"Un pedido admite hasta {MAX_DISHES_PER_PERSON} platos por persona: "
+                f"para {self.personas} personas, hasta {most}; llegaron "
+                f"{len(self.pedido)}."
+            )
+        return self
 
 
 class Cocina(BaseModel):
@@ -393,6 +425,12 @@ async def bring_food(grupo: Grupo, mesa: int, servidos: list[str]) -> None:
     )
 
 
+def dish_list(platos: list[str]) -> str:
+    """Nombrar platos con su cantidad: ['A', 'B', 'A'] -> '2 × A, B'."""
+    counts = Counter(platos)
+    return ", ".join(f"{n} × {p}" if n > 1 else p for p, n in counts.items())
+
+
 def escape_markdown(text: str) -> str:
     """Escapar HTML y Markdown para que un nombre no rompa ni inyecte el ticket."""
     return re.sub(
@@ -437,20 +475,23 @@ def ticket_markdown(
         )
     lines += ["", f"**Total: {money(int(cuenta['subtotal_centavos'].sum()))}**"]
     if no_servidos:
-        lines += ["", f"No servido y no cobrado: {', '.join(no_servidos)}."]
+        lines += ["", f"No servido y no cobrado: {dish_list(no_servidos)}."]
     return "\n".join(lines + ["", "¡Gracias por su visita!"])
 
 
 @task(name="Cobrar el servicio")
 async def charge(
-    grupo: Grupo, mesa: int, pedido: pd.DataFrame, servidos: list[str]
+    grupo: Grupo,
+    mesa: int,
+    pedido: pd.DataFrame,
+    servidos: list[str],
+    no_servidos: list[str],
 ) -> pd.DataFrame:
     """Cobrar solo lo servido: precio del menú por cantidad, en centavos."""
     served = pd.Series(servidos, dtype="object").value_counts()
     cuenta = pedido.assign(cantidad=pedido["plato"].map(served).fillna(0).astype(int))
     cuenta = cuenta[cuenta["cantidad"] > 0].reset_index(drop=True)
     cuenta["subtotal_centavos"] = cuenta["cantidad"] * cuenta["precio_centavos"]
-    no_servidos = [p for p in grupo.pedido if p not in set(servidos)]
     await create_table_artifact(
         bill_table(cuenta), key="cuenta", description=f"Cuenta de la mesa {mesa}"
     )
@@ -476,7 +517,7 @@ async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
         logger.warning(
             "Disculpe, %s: no pudimos servir %s y no se lo cobramos.",
             grupo.nombre,
-            ", ".join(no_servidos),
+            dish_list(no_servidos),
         )
     await simulate(1)
     logger.info("Despedir a la persona: ¡gracias por venir, %s!", grupo.nombre)
@@ -502,7 +543,7 @@ async def serve_party(grupo: Grupo, cocina: Cocina = DEFAULT_KITCHEN) -> dict:
         for plato, state in zip(grupo.pedido, states, strict=True):
             (servidos if state.is_completed() else no_servidos).append(plato)
         await bring_food(grupo, seat["mesa"], servidos)
-        cuenta = await charge(grupo, seat["mesa"], pedido, servidos)
+        cuenta = await charge(grupo, seat["mesa"], pedido, servidos, no_servidos)
         await say_goodbye(grupo, no_servidos)
     finally:
         left_at = time.time()
@@ -531,10 +572,15 @@ async def serve_shift(llegadas: list[dict], cocina: Cocina = DEFAULT_KITCHEN) ->
         try:
             grupos.append(Grupo.model_validate(llegada))
         except ValidationError as error:
-            rechazados.append({"llegada": llegada, "motivo": describe(error)})
-            logger.warning(
-                "No podemos atender a %r: %s", llegada.get("nombre"), describe(error)
+            nombre = llegada.get("nombre") if isinstance(llegada, dict) else None
+            rechazados.append(
+                {
+                    "llegada": llegada,
+                    "nombre": nombre if isinstance(nombre, str) else "(sin nombre)",
+                    "motivo": describe(error),
+                }
             )
+            logger.warning("No podemos atender a %r: %s", nombre, describe(error))
     # La puerta deja pasar tantos grupos como mesas hay: más flows a la vez no
     # terminan antes y sobrecargan al servidor (ver "Rendimiento" en el README)
     door = asyncio.Semaphore(len(TABLES))
@@ -617,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
             total = money(party["total_centavos"])
             print(f"{party['nombre']}: mesa {party['mesa']}, {total}")
         for party in result["rechazados"] + result["fallidos"]:
-            print(f"No atendido: {party['motivo']}")
+            print(f"No atendido: {party['nombre']}. {party['motivo']}")
     else:
         try:
             grupo = party_from_args(args)
@@ -631,9 +677,12 @@ def main(argv: list[str] | None = None) -> int:
         print(result["cuenta"].to_string(index=False))
         print(f"Total: {money(result['total_centavos'])}")
     if not get_current_settings().api.url:
+        # La corrida quedó en la base de datos de PREFECT_HOME, la misma que
+        # muestra `prefect server start`
         print(
-            "\nEsta corrida usó un servidor temporal de Prefect, sin interfaz web.\n"
-            "Para verla en la UI, ver el README, sección 'Ver el workflow'."
+            "\nEsta corrida usó un servidor temporal de Prefect, sin interfaz web,\n"
+            "que se apaga con el script. Quedó guardada: para verla, abre `prefect\n"
+            "server start` en otra terminal y entra en http://127.0.0.1:4200."
         )
     return 0
 

@@ -8,8 +8,10 @@ otra terminal con ``python restaurant/anunciar_llegada.py``; Ctrl+C detiene.
 """
 
 import asyncio
+import sys
 
 from prefect.events import DeploymentEventTrigger
+from prefect.settings import get_current_settings
 
 from run_restaurant import open_restaurant, serve_party
 
@@ -23,8 +25,17 @@ arrival_trigger = DeploymentEventTrigger(
     parameters={"grupo": "{{ event.payload.grupo }}"},
 )
 
+NO_SERVER = """No se sirve el deployment: falta PREFECT_API_URL.
+Sin ella, Prefect usaría un servidor temporal, en un puerto al azar, que se apaga
+con este proceso: las llegadas se anuncian a un servidor que siga abierto. Abre
+`prefect server start` en otra terminal y ejecuta
+  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api
+(README, 'Ver el workflow')."""
+
 
 if __name__ == "__main__":
+    if not get_current_settings().api.url:
+        sys.exit(NO_SERVER)  # sale con código 1 y el mensaje en la terminal
     # Las mesas son límites de concurrencia del servidor: valen para todas las
     # corridas, aunque cada una se ejecute en su propio proceso
     asyncio.run(open_restaurant())

@@ -1,6 +1,7 @@
 """Pruebas de restaurant/run_restaurant.py: reglas, tasks, flows, mesas y script."""
 
 import asyncio
+import re
 from collections import Counter
 
 import pandas as pd
@@ -8,6 +9,7 @@ import pytest
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
     FlowRunFilter,
     FlowRunFilterParentFlowRunId,
     LogFilter,
@@ -89,6 +91,19 @@ def test_valid_party_is_normalised():
         ({"nombre": "   "}, "El nombre no puede estar vacío"),
         ({"nombre": "x" * 61}, "hasta 60 caracteres"),
         ({"mesa": 3}, "Campo desconocido mesa"),
+        ({"nombre": "Ana\nBeto"}, "sin saltos de línea, tabuladores ni otros"),
+        ({"nombre": "Ana\tBeto"}, "llegó 'Ana\\tBeto'"),
+        ({"nombre": "Ana\x1b[31m"}, "caracteres de control"),
+        ({"nombre": "Ana\u2028Beto"}, "sin saltos de línea"),
+        (
+            {"pedido": "Empanadas"},
+            "una lista de platos, no un texto; llegó 'Empanadas'",
+        ),
+        ({"pedido": {"Empanadas": 2}}, "una lista de platos; llegó dict"),
+        (
+            {"personas": 2, "pedido": ["Limonada"] * 5000},
+            "hasta 4 platos por persona: para 2 personas, hasta 8; llegaron 5000",
+        ),
     ],
     ids=lambda v: str(v)[:30],
 )
@@ -96,6 +111,11 @@ def test_bad_party_gets_its_own_spanish_message(changes, message):
     with pytest.raises(ValidationError) as caught:
         r.Grupo.model_validate(party(**changes))
     assert message in r.describe(caught.value)
+
+
+def test_order_of_four_dishes_per_person_is_accepted():
+    grupo = r.Grupo.model_validate(party(personas=2, pedido=["Limonada"] * 8))
+    assert len(grupo.pedido) == 8
 
 
 def test_missing_name_is_reported():
@@ -329,6 +349,56 @@ def test_dish_that_keeps_burning_is_not_served_nor_charged(restaurant, prefect_c
     )
 
 
+def seed_that_burns_only(label: str, spared: str, rate: float) -> int:
+    """Buscar una semilla que queme `label` en sus tres intentos y no `spared`."""
+    return next(
+        seed
+        for seed in range(5000)
+        if all(
+            r.burns(r.Cocina(prob_quemar=rate, semilla=seed), label, n)
+            for n in (1, 2, 3)
+        )
+        and not r.burns(r.Cocina(prob_quemar=rate, semilla=seed), spared, 1)
+    )
+
+
+@pytest.mark.server
+def test_one_of_two_equal_dishes_burns_and_ticket_and_goodbye_agree(
+    restaurant, prefect_client
+):
+    seed = seed_that_burns_only("Eva-1-Empanadas", "Eva-2-Empanadas", 0.5)
+    kitchen = r.Cocina(prob_quemar=0.5, semilla=seed)
+    state = serve(party(nombre="Eva", pedido=["Empanadas", "Empanadas"]), kitchen)
+    result = asyncio.run(state.aresult())
+    assert result["servidos"] == ["Empanadas"]
+    assert result["no_servidos"] == ["Empanadas"]
+    assert result["total_centavos"] == 650
+
+    run_id = state.state_details.flow_run_id
+    (ticket,) = prefect_client.read_artifacts(
+        artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+            key=ArtifactFilterKey(any_=["ticket"]),
+        )
+    )
+    assert "| Empanadas | 1 | $6.50 | $6.50 |" in ticket.data
+    assert "No servido y no cobrado: Empanadas." in ticket.data
+    flush_logs()
+    logs = prefect_client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
+    )
+    assert any(
+        "Disculpe, Eva: no pudimos servir Empanadas y no se lo cobramos" in log.message
+        for log in logs
+    )
+
+
+def test_dish_list_counts_repeated_dishes():
+    assert r.dish_list(["Empanadas", "Limonada", "Empanadas"]) == (
+        "2 × Empanadas, Limonada"
+    )
+
+
 @pytest.mark.server
 def test_missing_table_limit_fails_loudly(restaurant, prefect_client):
     prefect_client.delete_global_concurrency_limit_by_name("mesa-5")
@@ -405,6 +475,30 @@ def test_script_tells_the_story_and_ends_with_the_bill(
     assert output.count("Beginning subflow run 'preparar-Ana-") == 3
     expected = sum(r.MENU.loc[d, "precio_centavos"] for d in r.SAMPLE_PARTY["pedido"])
     assert result.stdout.rstrip().endswith(f"Total: {r.money(expected)}")
+
+
+def normalized_tables(text: str) -> str:
+    """Quitar el número de mesa, que depende de quién llegó antes a cada una."""
+    return re.sub(r"mesa \d+", "mesa N", text)
+
+
+@pytest.mark.server
+def test_shift_script_names_each_party_it_could_not_serve(
+    restaurant, prefect_server, capsys
+):
+    assert r.main(["--turno"]) == 0
+    shown = capsys.readouterr().out
+    lines = shown.strip().splitlines()
+    served = [p["nombre"] for p in r.SAMPLE_SHIFT if p["personas"] <= 6]
+    assert [line.split(":")[0] for line in lines[: len(served)]] == served
+    assert lines[-1] == (
+        "No atendido: Familia Pérez. No tenemos mesa para 9 personas: "
+        "la mesa más grande es de 6."
+    )
+    # El README muestra esta misma salida (salvo qué mesa tocó a cada grupo)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ python restaurant/run_restaurant.py --turno\n")[1]
+    assert normalized_tables(block.split("```")[0]) == normalized_tables(shown)
 
 
 def test_script_rejects_a_bad_party_in_spanish_before_starting(capsys, monkeypatch):

@@ -137,8 +137,24 @@ def test_announcer_refuses_a_bad_party_before_emitting(tmp_path):
 
 def test_announcer_needs_the_api_url(tmp_path):
     result = run_script("restaurant/anunciar_llegada.py", home=tmp_path, timeout=60)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "Falta PREFECT_API_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ("introduction/serve_iris.py", "no ejecuta horarios"),
+        ("restaurant/serve_restaurant.py", "se apaga\ncon este proceso"),
+    ],
+)
+def test_serve_scripts_refuse_to_start_without_a_server(tmp_path, script, reason):
+    # Antes servían en un servidor temporal hasta que alguien los detuviera
+    result = run_script(script, home=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("No se sirve el deployment: falta PREFECT_API_URL")
+    assert reason in result.stderr
+    assert "Starting temporary server" not in result.stdout + result.stderr
 
 
 def test_announcer_says_so_when_the_server_does_not_answer(tmp_path):
