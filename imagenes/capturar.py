@@ -70,9 +70,11 @@ def stop_process(process: subprocess.Popen, first_signal: int) -> None:
 class PrefectServer:
     """Un `prefect server start` propio, con su puerto y su PREFECT_HOME."""
 
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, home: Path, port: int, set_api_port: bool = True) -> None:
         self.home = Path(home)
         self.port = port
+        # PREFECT_SERVER_API_PORT igual a --port: sin él, la UI llama al 4200
+        self.set_api_port = set_api_port
         self.url = f"http://127.0.0.1:{port}"
         self.api_url = f"{self.url}/api"
         self.log_path = self.home / "servidor.log"
@@ -98,8 +100,9 @@ class PrefectServer:
         program = (
             [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
         )
-        # El puerto de la API debe coincidir con --port, o la UI usa el 4200
-        env = self.env(PREFECT_SERVER_API_PORT=str(self.port))
+        env = self.env()
+        if self.set_api_port:
+            env["PREFECT_SERVER_API_PORT"] = str(self.port)
         env.pop("PREFECT_API_URL", None)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -415,6 +418,8 @@ def capture_all(home: Path, port: int) -> dict:
     # El orden del README: primero el inicio rápido, con el servidor temporal y
     # en el mismo PREFECT_HOME; después `prefect server start`, que ya la muestra
     quick_start(home)
+    # El Dashboard cuenta las corridas hasta el comienzo del minuto en curso
+    time.sleep(61 - datetime.now().second)
     with PrefectServer(home, port) as server, sync_playwright() as playwright:
         browser = launch_browser(playwright)
         page = browser.new_page(viewport=VIEWPORT)

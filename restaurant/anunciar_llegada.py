@@ -32,7 +32,8 @@ async def announce(grupo: Grupo) -> str:
         resource={"prefect.resource.id": f"restaurante.persona.{slug}"},
         payload={"grupo": grupo.model_dump()},
     )
-    async with get_events_client(reconnection_attempts=2) as events:
+    # checkpoint_every=1: emit() espera a que el servidor confirme que lo leyó
+    async with get_events_client(reconnection_attempts=2, checkpoint_every=1) as events:
         await events.emit(event)
     return str(event.id)
 

@@ -23,6 +23,10 @@ os.environ.pop("PREFECT_API_URL", None)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from prefect import flow, task  # noqa: E402
+from prefect.settings import (  # noqa: E402
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    temporary_settings,
+)
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 import run_restaurant as r  # noqa: E402
@@ -41,6 +45,19 @@ def arrivals(n: int) -> list[dict]:
         }
         for i in range(1, n + 1)
     ]
+
+
+def lower_bound_rounds(sizes: list[int], seats: list[int]) -> int:
+    """Contar cuántas rondas de comidas hacen falta como mínimo, por tamaños.
+
+    Los grupos de k o más personas solo caben en las mesas de k o más asientos:
+    si son G grupos para M mesas, hacen falta al menos ceil(G/M) rondas. Ningún
+    orden de llegada baja de la mayor de esas cuentas.
+    """
+    return max(
+        math.ceil(sum(size >= k for size in sizes) / sum(seat >= k for seat in seats))
+        for k in set(sizes)
+    )
 
 
 def timed(function, *args) -> float:
@@ -98,6 +115,12 @@ def time_sync_subflows(n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def time_sync_subflows_without_heartbeat(n: int) -> float:
+    """Medir los mismos subflows síncronos con el heartbeat apagado."""
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        return time_sync_subflows(n)
+
+
 def main() -> None:
     """Medir y mostrar los resultados."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -126,17 +149,24 @@ def main() -> None:
         sequential = timed(lambda: asyncio.run(one_after_another()))
         per_call = asyncio.run(time_async_calls(OVERHEAD_ITEMS))
         sync_subflow = time_sync_subflows(OVERHEAD_ITEMS)
+        no_heartbeat = time_sync_subflows_without_heartbeat(OVERHEAD_ITEMS)
 
-    rounds = math.ceil(args.grupos / tables)
+    rounds = lower_bound_rounds(
+        [p["personas"] for p in parties], r.TABLES["asientos"].tolist()
+    )
     print(f"{args.grupos} grupos, {tables} mesas, escala de tiempo {args.escala}")
     print(f"un grupo solo (mediana de 3):          {one:7.2f} s")
     print(f"turno concurrente (atender-turno):     {shift:7.2f} s")
     print(f"uno detrás de otro:                    {sequential:7.2f} s")
-    print(f"ideal, ceil(N/T) × un grupo = {rounds} × {one:.2f}: {rounds * one:7.2f} s")
-    print(f"concurrente / ideal:                   {shift / (rounds * one):7.2f}")
+    print(f"cota: {rounds} rondas (por tamaños) × {one:.2f} s: {rounds * one:7.2f} s")
+    print(f"concurrente / cota:                    {shift / (rounds * one):7.2f}")
     print(f"uno detrás de otro / concurrente:      {sequential / shift:7.2f}")
     print(f"Costo por llamada, media de {OVERHEAD_ITEMS} (servidor temporal, SQLite):")
-    for name, seconds in [*per_call.items(), ("subflow síncrono", sync_subflow)]:
+    for name, seconds in [
+        *per_call.items(),
+        ("subflow síncrono", sync_subflow),
+        ("ídem, sin heartbeat", no_heartbeat),
+    ]:
         print(f"  {name:<20}{seconds * 1000:9.1f} ms")
 
 

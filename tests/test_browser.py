@@ -67,6 +67,24 @@ def test_quick_start_link_opens_its_run_once_the_server_is_open(
     visible(page, "Switch to V1 UI").wait_for()  # la interfaz de las capturas
 
 
+def test_dashboard_counts_the_runs_until_the_current_minute(page, real_server):
+    # Como el Event Feed, el Dashboard cuenta hasta el comienzo del minuto en
+    # curso: la corrida del inicio rápido aparece cuando cambia el minuto
+    def shown_and_expected() -> tuple[str, str]:
+        minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        before = {"expected_start_time": {"before_": minute.isoformat()}}
+        expected = real_server.post("/flow_runs/count", {"flow_runs": before})
+        open_page(page, f"{real_server.url}/v2/dashboard")
+        visible(page, " total").wait_for()
+        return visible(page, " total").inner_text(), f"{expected} total"
+
+    shown, expected = eventually(
+        shown_and_expected, lambda pair: pair[0] == pair[1], timeout=90, every=1
+    )
+    assert shown == expected
+    assert expected != "0 total"  # al menos la del inicio rápido
+
+
 def test_addresses_without_v2_still_serve_the_older_interface(page, real_server):
     open_page(page, f"{real_server.url}/runs")
     visible(page, "Switch to V2 UI").wait_for()
@@ -113,23 +131,40 @@ def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
     assert width > 500
 
 
-def test_event_feed_shows_an_arrival_and_stops_at_the_current_minute(page, real_server):
+def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
+    page, real_server
+):
     resource = "restaurante.persona.prueba-del-feed"
-    emitted = prefect_cli(
-        real_server,
-        *("event", "emit", "restaurante.persona.llegada", "--resource-id", resource),
-    )
-    assert emitted.returncode == 0, emitted.stderr
-    eventually(
-        lambda: real_server.post(
-            "/events/filter", {"filter": {"any_resource": {"id": [resource]}}}
-        )["events"],
-        lambda events: len(events) == 1,
-    )
-    # Con el rango de la captura (desde el evento), la llegada se ve enseguida
+    grupo = {"nombre": "Feed", "personas": 2, "pedido": ["Limonada"]}
+    with real_server.serving(
+        "restaurant/serve_restaurant.py", RESTAURANTE_ESCALA_TIEMPO="0"
+    ):
+        found = real_server.deployment("atender-persona/llegadas")
+        emitted = prefect_cli(
+            real_server,
+            *("event", "emit", "restaurante.persona.llegada"),
+            *("--resource-id", resource, "--payload", json.dumps({"grupo": grupo})),
+        )
+        assert emitted.returncode == 0, emitted.stderr
+        # Se espera a que la corrida termine: si no, quedaría con la mesa ocupada
+        runs = eventually(
+            lambda: real_server.deployment_runs(found["id"], name="atender-Feed"),
+            lambda runs: [run["state_name"] for run in runs] == ["Completed"],
+            timeout=120,
+            every=0.5,
+        )
+        assert [run["state_name"] for run in runs] == ["Completed"]
+    # Con el rango de la captura (desde el evento) y los dos prefijos del README,
+    # se ven la llegada y, debajo, los tres pasos de la automatización
     open_page(page, capturar.event_feed_url(real_server, resource))
     visible(page, "Restaurante Persona Llegada").wait_for()
     visible(page, "prueba-del-feed").wait_for()
+    for step in (
+        "Automation Triggered",
+        "Automation Action Triggered",
+        "Automation Action Executed",
+    ):
+        visible(page, step).wait_for()
 
     # Sin rango, la página pide los eventos hasta el comienzo del minuto en
     # curso: lo que dice el README sobre el evento que "no aparece" todavía
@@ -140,3 +175,18 @@ def test_event_feed_shows_an_arrival_and_stops_at_the_current_minute(page, real_
     )
     assert (until.second, until.microsecond) == (0, 0)
     assert datetime.now(timezone.utc) - until < timedelta(minutes=1)
+
+
+def test_cron_deployment_page_shows_its_schedule_and_upcoming_runs(page, real_server):
+    with real_server.serving("introduction/serve_iris.py"):
+        found = real_server.deployment("iris-classification/iris-diario")
+        eventually(
+            lambda: real_server.deployment_runs(found["id"]),
+            lambda runs: any(run["state_type"] == "SCHEDULED" for run in runs),
+            timeout=60,
+        )
+        url = f"{real_server.url}/v2/deployments/deployment/{found['id']}"
+        open_page(page, url)
+        visible(page, "At 08:00 AM, Monday through Friday").wait_for()
+        open_page(page, url, tab="Upcoming")
+        visible(page, "Scheduled").wait_for()

@@ -5,7 +5,9 @@ PREFECT_API_URL apuntando al servidor) y comprueban por la API lo que la UI va
 a mostrar.
 """
 
+import asyncio
 import json
+import time
 import urllib.request
 
 import prefect
@@ -13,7 +15,7 @@ import pytest
 
 from imagenes import capturar
 from restaurant import run_restaurant as r
-from tests.helpers import RESTAURANT_STEPS, quick_start_link
+from tests.helpers import RESTAURANT_STEPS, eventually, quick_start_link, run_script
 
 pytestmark = pytest.mark.server
 
@@ -28,6 +30,50 @@ def test_server_ui_points_at_its_own_api(real_server):
         settings = json.load(response)
     # Sin PREFECT_SERVER_API_PORT la UI llamaría a la API en el puerto 4200
     assert settings["api_url"] == real_server.api_url
+
+
+def test_ui_asks_port_4200_unless_the_api_port_is_set(tmp_path):
+    other = capturar.PrefectServer(tmp_path, capturar.free_port(), set_api_port=False)
+    with other:
+        with urllib.request.urlopen(f"{other.url}/ui-settings") as response:
+            settings = json.load(response)
+    assert settings["api_url"] == "http://127.0.0.1:4200/api"
+
+
+def test_second_server_on_a_busy_port_says_so(real_server, tmp_path):
+    result = run_script(
+        *("-m", "prefect", "server", "start", "--port", str(real_server.port)),
+        home=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"Port {real_server.port} is already in use" in result.stdout
+
+
+def test_expired_table_lease_is_freed_by_prefect_server_start(real_server, monkeypatch):
+    # Si el proceso que ocupa una mesa muere, nadie la libera: el servidor la
+    # devuelve cuando vence el lease (aquí 60 s, el mínimo; en la lección, 600)
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.setattr(r, "TABLE_LEASE_SECONDS", 60)
+
+    async def take_and_forget() -> None:
+        await r.open_restaurant()
+        async with get_client() as client:
+            assert await r.take_table(client, 1) is not None
+
+    with temporary_settings({PREFECT_API_URL: real_server.api_url}):
+        asyncio.run(take_and_forget())
+    taken_at = time.monotonic()
+
+    def table_1() -> dict:
+        return real_server.get("/v2/concurrency_limits/mesa-1")
+
+    assert table_1()["active_slots"] == 1
+    freed = eventually(table_1, lambda limit: limit["active_slots"] == 0, timeout=150)
+    assert freed["active_slots"] == 0
+    assert time.monotonic() - taken_at >= 55  # no antes de que venza
 
 
 def test_quick_start_run_is_already_in_prefect_server_start(real_server, quick_start):

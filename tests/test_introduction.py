@@ -157,6 +157,36 @@ def test_prints_become_logs_of_the_train_task(prefect_client):
     assert train_run.name.startswith("Train Model")
 
 
+@pytest.mark.server
+def test_task_prints_become_logs_only_with_log_prints(prefect_client):
+    from prefect import flow, task
+
+    @task
+    def say(text: str) -> None:
+        print(text)
+
+    @flow
+    def quiet() -> None:
+        say("un print sin log_prints")
+
+    @flow(log_prints=True)
+    def loud() -> None:
+        say("un print con log_prints")
+
+    messages = {}
+    for run in (quiet, loud):
+        state = run(return_state=True)
+        flush_logs()
+        logs = prefect_client.read_logs(
+            log_filter=LogFilter(
+                flow_run_id=LogFilterFlowRunId(any_=[_flow_run_id(state)])
+            )
+        )
+        messages[run.name] = [log.message for log in logs]
+    assert "un print sin log_prints" not in messages["quiet"]
+    assert "un print con log_prints" in messages["loud"]
+
+
 class FlakyLoader:
     """Un load_iris que falla las primeras `failures` veces que se lo llama."""
 
@@ -183,6 +213,17 @@ def test_flow_retries_until_the_third_attempt_succeeds(monkeypatch, prefect_clie
     assert state.result()["accuracy"] >= 0.9
     assert loader.calls == 3
     assert prefect_client.read_flow_run(_flow_run_id(state)).run_count == 3
+    # Entre un intento y el siguiente, el flow espera en AwaitingRetry
+    history = [s.name for s in prefect_client.read_flow_run_states(_flow_run_id(state))]
+    assert history == [
+        "Pending",
+        "Running",
+        "AwaitingRetry",
+        "Running",
+        "AwaitingRetry",
+        "Running",
+        "Completed",
+    ]
 
 
 @pytest.mark.server
@@ -231,6 +272,17 @@ def test_script_says_where_the_temporary_run_was_saved(quick_start):
     assert "abre `prefect server start`" in quick_start["salida"]
 
 
+@pytest.mark.server
+def test_readme_shows_the_note_of_the_quick_start(quick_start):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("**Qué pasó en esa primera ejecución.**")[1]
+    block = shown.split("```text\n")[1].split("```")[0]
+    real = block.replace(
+        "/home/ana/.prefect/prefect.db", str(quick_start["home"] / "prefect.db")
+    )
+    assert real in quick_start["salida"]
+
+
 def test_note_names_the_database_only_when_it_is_a_file(monkeypatch):
     from prefect.settings import (
         PREFECT_API_URL,
@@ -239,7 +291,10 @@ def test_note_names_the_database_only_when_it_is_a_file(monkeypatch):
     )
 
     secret = "postgresql+asyncpg://ana:clave-secreta@127.0.0.1:5432/prefect"
-    with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: secret}):
+    with temporary_settings(
+        {PREFECT_SERVER_DATABASE_CONNECTION_URL: secret},
+        restore_defaults={PREFECT_API_URL},  # sin servidor: el temporal
+    ):
         note = run_iris.temporary_server_note()
     assert "clave-secreta" not in note
     assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" in note

@@ -1,7 +1,9 @@
 """Pruebas de restaurant/run_restaurant.py: reglas, tasks, flows, mesas y script."""
 
 import asyncio
+import logging
 import re
+import time
 from collections import Counter
 
 import pandas as pd
@@ -166,6 +168,14 @@ def test_take_order_counts_dishes_and_prices_them():
     ]
 
 
+def test_task_that_uses_the_run_logger_needs_disable_run_logger_with_fn():
+    from prefect.exceptions import MissingContextError
+
+    grupo = r.Grupo.model_validate(party())
+    with pytest.raises(MissingContextError, match="no active flow or task run"):
+        asyncio.run(r.take_order.fn(grupo))
+
+
 def test_gather_ingredients_reads_them_from_the_menu():
     with disable_run_logger():
         ingredients = asyncio.run(r.gather_ingredients.fn("Ravioles"))
@@ -313,7 +323,8 @@ def test_burnt_dish_is_retried_and_served(restaurant, prefect_client):
     )
     assert cook_run.run_count == 2
     history = [s.name for s in prefect_client.read_task_run_states(cook_run.id)]
-    assert "Retrying" in history and history[-1] == "Completed"
+    # Mientras espera el reintento: AwaitingRetry; el segundo intento: Retrying
+    assert history == ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]
 
 
 @pytest.mark.server
@@ -407,6 +418,82 @@ def test_missing_table_limit_fails_loudly(restaurant, prefect_client):
             asyncio.run(r.serve_party(party(personas=6)))
     finally:
         asyncio.run(r.open_restaurant())
+    assert occupied_tables(prefect_client) == 0
+
+
+class Recorder(logging.Handler):
+    """Guardar lo que escribe un logger, para leerlo en la prueba."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.server
+def test_concurrency_with_a_missing_limit_warns_and_strict_raises(prefect_server):
+    from prefect.concurrency.asyncio import concurrency
+
+    # Prefect no la exporta en prefect.exceptions: se reconoce por el nombre
+
+    async def enter(strict: bool) -> bool:
+        async with concurrency("mesa-que-no-existe", strict=strict):
+            return True
+
+    recorder = Recorder()
+    logger = logging.getLogger("prefect.concurrency")
+    logger.addHandler(recorder)
+    try:
+        # Sin strict, el bloque se ejecuta sin límite, con un WARNING en el log
+        assert asyncio.run(enter(strict=False)) is True
+    finally:
+        logger.removeHandler(recorder)
+    (warning,) = recorder.records
+    assert warning.levelname == "WARNING"
+    assert "['mesa-que-no-existe'] do not exist - skipping" in warning.getMessage()
+    with pytest.raises(Exception, match="must be created before acquiring") as caught:
+        asyncio.run(enter(strict=True))
+    assert type(caught.value).__name__ == "ConcurrencySlotAcquisitionError"
+
+
+@pytest.mark.server
+def test_concurrency_with_several_names_takes_all_of_them(restaurant, prefect_client):
+    # Por eso las mesas no usan concurrency(): un grupo de 3 necesita una de las
+    # mesas de 4, no las dos a la vez
+    from prefect.concurrency.asyncio import concurrency
+
+    async def occupied_inside() -> int:
+        async with concurrency(["mesa-3", "mesa-4"]):
+            return occupied_tables(prefect_client)
+
+    assert asyncio.run(occupied_inside()) == 2
+    assert occupied_tables(prefect_client) == 0
+
+
+@pytest.mark.server
+def test_party_waits_for_its_only_table_and_sits_when_it_is_freed(
+    restaurant, prefect_client
+):
+    async def scenario() -> tuple[dict, float]:
+        from prefect import get_client
+
+        async with get_client() as client:
+            lease = await r.take_table(client, 5)  # la única mesa de 6
+        assert lease is not None
+        party_run = asyncio.create_task(
+            r.serve_party(party(nombre="Seis", personas=6), NO_BURNS)
+        )
+        await asyncio.sleep(3)
+        assert not party_run.done(), "se sentó en una mesa ocupada"
+        freed_at = time.time()
+        await r.release_table(lease)
+        return await asyncio.wait_for(party_run, timeout=60), freed_at
+
+    result, freed_at = asyncio.run(scenario())
+    assert result["mesa"] == 5
+    assert result["sentado"] >= freed_at
     assert occupied_tables(prefect_client) == 0
 
 

@@ -5,7 +5,10 @@ el sondeo acortado a 1 s, y lo detiene por su PID aunque algo falle.
 """
 
 import json
+import shlex
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -39,6 +42,25 @@ def finished(runs: list[dict]) -> bool:
     )
 
 
+def test_temporary_server_runs_no_scheduler_and_frees_no_expired_lease():
+    # Los servicios de fondo que arranca cada servidor: el temporal (el de un
+    # script sin PREFECT_API_URL) no programa horarios ni vence leases
+    import prefect.server.services.late_runs  # noqa: F401
+    import prefect.server.services.repossessor  # noqa: F401
+    import prefect.server.services.scheduler  # noqa: F401
+    from prefect.server.services.perpetual_services import get_perpetual_services
+
+    def names(ephemeral: bool) -> set[str]:
+        return {c.function.__name__ for c in get_perpetual_services(ephemeral)}
+
+    only_on_prefect_server_start = names(ephemeral=False) - names(ephemeral=True)
+    assert {
+        "schedule_deployments",
+        "monitor_expired_leases",
+        "monitor_late_runs",
+    } <= only_on_prefect_server_start
+
+
 def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
     with serving(real_server, "introduction/serve_iris.py"):
         found = real_server.deployment("iris-classification/iris-diario")
@@ -46,6 +68,13 @@ def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
         assert schedule["schedule"]["cron"] == "0 8 * * 1-5"
         assert schedule["schedule"]["timezone"] == "America/Argentina/Buenos_Aires"
         assert schedule["active"] is True
+        # El programador del servidor crea las próximas corridas (Upcoming)
+        upcoming = eventually(
+            lambda: scheduled(real_server.deployment_runs(found["id"])),
+            lambda runs: len(runs) >= 1,
+            timeout=60,
+        )
+        assert upcoming and all(is_weekday_at_8(run) for run in upcoming)
 
         result = prefect_cli(
             real_server, "deployment", "run", "iris-classification/iris-diario"
@@ -58,6 +87,78 @@ def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
             every=0.5,
         )
         assert any(run["state_name"] == "Completed" for run in runs)
+    # Ctrl+C: el deployment queda en pausa y sus corridas programadas se borran
+    after = real_server.deployment("iris-classification/iris-diario")
+    assert after["paused"] is True
+    assert scheduled(real_server.deployment_runs(found["id"])) == []
+    assert any(
+        run["state_name"] == "Completed"
+        for run in real_server.deployment_runs(found["id"])
+    )
+
+
+def scheduled(runs: list[dict]) -> list[dict]:
+    return [run for run in runs if run["state_type"] == "SCHEDULED"]
+
+
+def is_weekday_at_8(run: dict) -> bool:
+    """¿Está programada a las 8:00 de un día hábil, hora de Buenos Aires?"""
+    when = datetime.fromisoformat(run["expected_start_time"]).astimezone(
+        ZoneInfo("America/Argentina/Buenos_Aires")
+    )
+    return (when.hour, when.minute) == (8, 0) and when.isoweekday() <= 5
+
+
+def readme_emit_command() -> list[str]:
+    """El `prefect event emit` del README, como argumentos (sin `prefect`)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [
+        line for line in readme.splitlines() if line.startswith("prefect event emit")
+    ]
+    return shlex.split(line)[1:]
+
+
+def test_readme_cli_arrival_while_serve_is_stopped_waits_for_the_next_serve(
+    real_server,
+):
+    with serving(real_server, "restaurant/serve_restaurant.py"):
+        found = real_server.deployment("atender-persona/llegadas")
+        related = f"/automations/related-to/prefect.deployment.{found['id']}"
+        (first,) = real_server.get(related)
+    # Ctrl+C: el deployment sigue activo y su disparador también
+    assert real_server.deployment("atender-persona/llegadas")["paused"] is False
+    assert [a["enabled"] for a in real_server.get(related)] == [True]
+    before = {run["id"] for run in real_server.deployment_runs(found["id"])}
+
+    emitted = prefect_cli(real_server, *readme_emit_command())
+    assert emitted.returncode == 0, emitted.stderr
+    (waiting,) = eventually(
+        lambda: [
+            run
+            for run in real_server.deployment_runs(found["id"])
+            if run["id"] not in before
+        ],
+        lambda runs: len(runs) == 1 and runs[0]["state_name"] == "Late",
+        timeout=90,
+        every=1,
+    )
+    # Nadie la ejecuta: pasa de Scheduled a Late, y espera
+    assert waiting["state_name"] == "Late", waiting["state_name"]
+    assert waiting["parameters"]["grupo"]["nombre"] == "Carla"
+
+    with serving(real_server, "restaurant/serve_restaurant.py"):
+        # Al volver a servir, el disparador se borra y se crea de nuevo
+        (second,) = real_server.get(related)
+        assert second["id"] != first["id"]
+        done = eventually(
+            lambda: real_server.get(f"/flow_runs/{waiting['id']}"),
+            lambda run: run["state_type"] in ("COMPLETED", "FAILED", "CRASHED"),
+            timeout=120,
+            every=0.5,
+        )
+    assert done["state_name"] == "Completed"
+    assert done["name"] == "atender-Carla"
+    assert done["created_by"]["display_value"] == "llegada-de-una-persona"
 
 
 def test_arrival_event_starts_exactly_one_completed_run(real_server):
@@ -169,6 +270,23 @@ def test_announcer_says_so_when_the_server_does_not_answer(tmp_path):
     assert "Llegó" not in result.stdout
     assert "No se anunció la llegada de Ana" in result.stderr
     assert "el servidor http://127.0.0.1:9/api no respondió" in result.stderr
+
+
+def test_emit_event_without_a_server_says_nothing_and_loses_the_event(tmp_path):
+    # Por esto anunciar_llegada.py no usa emit_event(): con el servidor caído,
+    # emit_event() deja el evento en una cola, el script sigue y sale con 0
+    code = (
+        "from prefect.events import emit_event\n"
+        "emit_event(event='restaurante.persona.llegada',"
+        " resource={'prefect.resource.id': 'restaurante.persona.ana'})\n"
+        "print('Llegó Ana')\n"
+    )
+    result = run_script(
+        "-c", code, home=tmp_path, api_url="http://127.0.0.1:9/api", timeout=60
+    )
+    assert result.returncode == 0
+    assert result.stdout == "Llegó Ana\n"
+    assert "'EventsWorker' failed with 2 pending items" in result.stderr
 
 
 def test_arrivals_in_separate_processes_share_the_tables(real_server):
