@@ -61,6 +61,13 @@ def test_temporary_server_runs_no_scheduler_and_frees_no_expired_lease():
     } <= only_on_prefect_server_start
 
 
+def test_serve_looks_for_new_runs_every_10_seconds_by_default():
+    from prefect.settings import Settings
+
+    # Lo que dice el README; las pruebas lo bajan a 1 s (PREFECT_RUNNER_POLL_FREQUENCY)
+    assert Settings().runner.poll_frequency == 10
+
+
 def test_cron_deployment_has_its_schedule_and_runs_now(real_server):
     with serving(real_server, "introduction/serve_iris.py"):
         found = real_server.deployment("iris-classification/iris-diario")
