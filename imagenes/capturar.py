@@ -6,12 +6,9 @@ fotografía la terminal y la UI con Chromium. Uso: ``python imagenes/capturar.py
 (necesita requirements-dev.txt y Chromium: ver "Regenerar las capturas").
 """
 
-import contextlib
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +19,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # para `herramientas`, al ejecutar este script
+
+from herramientas.servidor import (  # noqa: E402
+    PrefectServer,
+    free_port,
+    quick_start,
+    run_lesson,
+)
+
 IMAGES = ROOT / "imagenes"
 MANIFEST = IMAGES / "capturas.json"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -37,253 +43,6 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 850}
 TERMINAL_COLUMNS = 110
-
-
-def free_port(preferred: int | None = None) -> int:
-    """Devolver `preferred` si está libre; si no, un puerto libre cualquiera."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred or 0))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop_process(process: subprocess.Popen, first_signal: int) -> None:
-    """Detener un proceso y los suyos: primero con una señal, luego a la fuerza."""
-    if process.poll() is not None:
-        return
-    if os.name == "posix":
-        os.killpg(process.pid, first_signal)
-    else:
-        process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
-        process.wait(timeout=30)
-
-
-class PrefectServer:
-    """Un `prefect server start` propio, con su puerto y su PREFECT_HOME."""
-
-    def __init__(self, home: Path, port: int, set_api_port: bool = True) -> None:
-        self.home = Path(home)
-        self.port = port
-        # PREFECT_SERVER_API_PORT igual a --port: sin él, la UI llama al 4200
-        self.set_api_port = set_api_port
-        self.url = f"http://127.0.0.1:{port}"
-        self.api_url = f"{self.url}/api"
-        self.log_path = self.home / "servidor.log"
-        self.process: subprocess.Popen | None = None
-
-    def command(self) -> list[str]:
-        """El comando que escribe quien aprende (con --port si no es el 4200)."""
-        args = ["prefect", "server", "start"]
-        return args if self.port == 4200 else [*args, "--port", str(self.port)]
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """Entorno para un proceso que usa este servidor, sin telemetría."""
-        env = {**os.environ, "PREFECT_HOME": str(self.home), **extra}
-        env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-        env["PYTHONUTF8"] = "1"
-        env.pop("PREFECT_PROFILE", None)
-        return env
-
-    def start(self, timeout: float = 120) -> "PrefectServer":
-        """Iniciar el servidor y esperar a que /api/health responda."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        prefect = Path(sys.executable).parent / "prefect"
-        program = (
-            [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
-        )
-        env = self.env()
-        if self.set_api_port:
-            env["PREFECT_SERVER_API_PORT"] = str(self.port)
-        env.pop("PREFECT_API_URL", None)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [*program, *self.command()[1:]],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=os.name == "posix",
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"El servidor terminó al iniciar:\n{self.output()}")
-            try:
-                if self.get("/health") is True:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"El servidor no respondió en {timeout} s:\n{self.output()}")
-
-    def stop(self) -> None:
-        """Detener el servidor por su PID (y sus hijos), aunque algo haya fallado."""
-        if self.process:
-            stop_process(self.process, signal.SIGTERM)
-
-    def output(self) -> str:
-        """Lo que el servidor escribió en su terminal hasta ahora."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def get(self, path: str):
-        """Leer un recurso de la API REST."""
-        with urllib.request.urlopen(self.api_url + path, timeout=30) as response:
-            return json.load(response)
-
-    def post(self, path: str, body: dict):
-        """Consultar la API REST con un filtro en JSON."""
-        request = urllib.request.Request(
-            self.api_url + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-
-    def flow_runs(self, flow_name: str) -> list[dict]:
-        """Las corridas de un flow, de la más nueva a la más vieja."""
-        body = {"flows": {"name": {"any_": [flow_name]}}, "sort": "START_TIME_DESC"}
-        return self.post("/flow_runs/filter", body)
-
-    def deployment_runs(
-        self, deployment_id: str, name: str | None = None
-    ) -> list[dict]:
-        """Las corridas de un deployment; con `name`, solo las de ese nombre."""
-        body: dict = {"deployments": {"id": {"any_": [deployment_id]}}}
-        if name:
-            body["flow_runs"] = {"name": {"any_": [name]}}
-        return self.post("/flow_runs/filter", body)
-
-    def task_runs(self, flow_run_id: str) -> list[dict]:
-        """Las task runs de una corrida, en el orden en que empezaron."""
-        body = {
-            "flow_runs": {"id": {"any_": [flow_run_id]}},
-            "sort": "EXPECTED_START_TIME_ASC",
-        }
-        return self.post("/task_runs/filter", body)
-
-    def deployment(self, name: str, timeout: float = 90) -> dict:
-        """Esperar a que un deployment exista y devolverlo."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.get(f"/deployments/name/{name}")
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    @contextlib.contextmanager
-    def serving(self, script: str, **extra_env: str):
-        """Ejecutar un script que sirve un deployment; detenerlo con Ctrl+C al salir."""
-        # Sondeo cada 1 s (el valor por defecto es 10 s), salvo que se pida otro
-        env = self.env(
-            **{"PREFECT_RUNNER_POLL_FREQUENCY": "1", **extra_env},
-            PREFECT_API_URL=self.api_url,
-        )
-        log_path = self.home / f"{Path(script).stem}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, script],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=os.name == "posix",
-            )
-            try:
-                self._wait_until_served(process, log_path)
-                yield process
-            finally:
-                stop_process(process, signal.SIGINT)
-
-    @staticmethod
-    def _wait_until_served(process, log_path: Path, timeout: float = 120) -> None:
-        """Esperar el aviso de `serve`, como quien aprende antes de anunciar algo.
-
-        Al volver a servir un deployment, `serve` borra sus automatizaciones y las
-        crea de nuevo: un evento emitido en ese hueco no dispara nada. El aviso
-        "is being served" se imprime cuando los disparadores ya existen.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            shown = " ".join(log_path.read_text(errors="replace").split())
-            if "is being served" in shown:
-                return
-            if process.poll() is not None:
-                raise RuntimeError(f"{log_path.name}: serve terminó antes:\n{shown}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{log_path.name}: serve no avisó en {timeout} s")
-            time.sleep(0.2)
-
-    def __enter__(self) -> "PrefectServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-
-def run_lesson(
-    server: PrefectServer, *args: str, timeout: float = 300, **extra_env: str
-) -> str:
-    """Ejecutar un script contra el servidor y devolver lo que mostró, en color."""
-    env = server.env(
-        PREFECT_API_URL=server.api_url,
-        PREFECT_UI_URL=f"{server.url}/v2",
-        FORCE_COLOR="1",
-        COLUMNS=str(TERMINAL_COLUMNS),
-        **extra_env,
-    )
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} terminó con {result.returncode}:\n{output}"
-        )
-    return output
-
-
-def quick_start(home: Path, timeout: float = 300) -> str:
-    """El inicio rápido del README: run_iris.py sin servidor, en `home`.
-
-    Como quien aprende, sin PREFECT_API_URL ni PREFECT_SERVER_ANALYTICS_ENABLED en
-    el entorno: la telemetría la apaga el prefect.toml del repositorio.
-    """
-    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1"}
-    for name in ("PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED"):
-        env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "introduction/run_iris.py"],
-        cwd=ROOT,  # desde la raíz, como quien aprende: así vale prefect.toml
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"El inicio rápido terminó con {result.returncode}:\n{output}"
-        )
-    return output
 
 
 def launch_browser(playwright):

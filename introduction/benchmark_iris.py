@@ -17,9 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "introduction" / "run_iris.py"
-sys.path.insert(0, str(ROOT / "imagenes"))
+sys.path.insert(0, str(ROOT))
 
-import capturar  # noqa: E402
+from herramientas import servidor  # noqa: E402
 
 # El mismo trabajo que las tres tasks de run_iris.py, sin importar prefect
 PLAIN_SCRIPT = """
@@ -75,7 +75,7 @@ def main() -> None:
         temporary = [timed_run([str(SCRIPT)], env) for _ in range(n)]
 
         # El mismo servidor propio que usan las pruebas y las capturas
-        server = capturar.PrefectServer(Path(home) / "servidor", capturar.free_port())
+        server = servidor.PrefectServer(Path(home) / "servidor", servidor.free_port())
         with server:
             served_env = {**env, "PREFECT_API_URL": server.api_url}
             served = [timed_run([str(SCRIPT)], served_env) for _ in range(n)]

@@ -1,9 +1,10 @@
 """Clasificación de flores Iris: el primer workflow de Prefect del tutorial.
 
-Tres tasks (cargar los datos, separarlos, entrenar un modelo) dentro de un flow
-con reintentos. Ejecutar con ``python introduction/run_iris.py``. Sin
-``PREFECT_API_URL`` Prefect usa un servidor temporal, sin interfaz, que guarda la
-corrida en la base de datos que después muestra ``prefect server start``.
+Muestra tres tasks (`@task`: cargar los datos, separarlos, entrenar un modelo)
+dentro de un flow (`@flow`) con reintentos, logs (`log_prints`) y artefactos.
+Funciona sin servidor: sin PREFECT_API_URL, Prefect usa un servidor temporal que
+guarda la corrida en la base de datos que después muestra `prefect server start`.
+Ejecutar con ``python introduction/run_iris.py``.
 """
 
 from prefect import flow, task

@@ -1,9 +1,10 @@
 """Programar el flow de Iris con cron: un deployment servido desde este proceso.
 
-`serve` registra el deployment `iris-classification/iris-diario` en el servidor
-y se queda esperando: cada vez que toca, ejecuta el flow. Necesita `prefect
-server start` y PREFECT_API_URL (el servidor temporal no ejecuta horarios).
-Ejecutar con ``python introduction/serve_iris.py``; detener con Ctrl+C.
+Muestra un deployment con horario: `serve` registra `iris-classification/
+iris-diario` en el servidor y se queda esperando; cada vez que toca, ejecuta el
+flow. Necesita `prefect server start` y PREFECT_API_URL (el servidor temporal no
+ejecuta horarios). Ejecutar con ``python introduction/serve_iris.py``; detener
+con Ctrl+C.
 """
 
 import sys

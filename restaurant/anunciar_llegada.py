@@ -1,8 +1,9 @@
 """Anunciar que llegó un grupo: emitir el evento que dispara `atender-persona`.
 
-Sin argumentos anuncia al grupo de ejemplo; ``--nombre``, ``--personas`` y
-``--plato`` describen otro. Valida el grupo antes de emitir: Prefect descarta
-en silencio un evento cuyos datos no sirven. Necesita `prefect server start`,
+Muestra cómo emitir un evento y confirmar que el servidor lo recibió. Sin
+argumentos anuncia al grupo de ejemplo; ``--nombre``, ``--personas`` y
+``--plato`` describen otro. Valida el grupo antes de emitir: Prefect descarta en
+silencio un evento cuyos datos no sirven. Necesita `prefect server start`,
 PREFECT_API_URL y ``python restaurant/serve_restaurant.py`` en otra terminal.
 """
 
@@ -15,7 +16,7 @@ from prefect.events.clients import get_events_client
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
-from run_restaurant import Grupo, describe, party_from_args, party_parser
+from grupo import Grupo, describe, party_from_args, party_parser
 from serve_restaurant import ARRIVAL_EVENT
 
 

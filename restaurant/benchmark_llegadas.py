@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "imagenes"))
+sys.path.insert(0, str(ROOT))
 
-import capturar  # noqa: E402
+from herramientas import servidor  # noqa: E402
 
 
 def seconds_between(start: str, end: str) -> float:
@@ -37,7 +37,7 @@ def main() -> None:
         sys.exit("--llegadas debe ser >= 1 y --sondeo un número de segundos > 0")
 
     with tempfile.TemporaryDirectory(prefix="prefect-llegadas-") as home:
-        server = capturar.PrefectServer(Path(home), capturar.free_port())
+        server = servidor.PrefectServer(Path(home), servidor.free_port())
         with (
             server,
             server.serving(
@@ -50,7 +50,7 @@ def main() -> None:
             to_start, to_end = [], []
             for i in range(1, args.llegadas + 1):
                 name = f"Medida {i}"
-                capturar.run_lesson(
+                servidor.run_lesson(
                     server, "restaurant/anunciar_llegada.py", "--nombre", name
                 )
                 deadline = time.monotonic() + 180

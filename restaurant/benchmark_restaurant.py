@@ -29,7 +29,10 @@ from prefect.settings import (  # noqa: E402
 )
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-import run_restaurant as r  # noqa: E402
+from cocina import TIME_SCALE_VARIABLE, Cocina  # noqa: E402
+from mesas import TABLES, open_restaurant  # noqa: E402
+from run_restaurant import serve_party  # noqa: E402
+from turno import serve_shift  # noqa: E402
 
 SIZES = [1, 2, 2, 3, 4, 4, 5, 6, 6, 2, 1, 3, 4, 5, 6, 2, 2, 3, 1, 6]
 OVERHEAD_ITEMS = 20
@@ -129,22 +132,22 @@ def main() -> None:
     args = parser.parse_args()
     if args.grupos < 1 or not 0 <= args.escala <= 10:
         sys.exit("--grupos debe ser >= 1 y --escala un número entre 0 y 10")
-    os.environ[r.TIME_SCALE_VARIABLE] = str(args.escala)
-    tables = len(r.TABLES)
-    kitchen = r.Cocina(prob_quemar=0)
+    os.environ[TIME_SCALE_VARIABLE] = str(args.escala)
+    tables = len(TABLES)
+    kitchen = Cocina(prob_quemar=0)
     parties = arrivals(args.grupos)
 
     with prefect_test_harness():
-        asyncio.run(r.open_restaurant())
+        asyncio.run(open_restaurant())
         one = statistics.median(
-            timed(lambda: asyncio.run(r.serve_party(parties[0], kitchen)))
+            timed(lambda: asyncio.run(serve_party(parties[0], kitchen)))
             for _ in range(3)
         )
-        shift = timed(lambda: asyncio.run(r.serve_shift(parties, kitchen)))
+        shift = timed(lambda: asyncio.run(serve_shift(parties, kitchen)))
 
         async def one_after_another() -> None:
             for party in parties:
-                await r.serve_party(party, kitchen)
+                await serve_party(party, kitchen)
 
         sequential = timed(lambda: asyncio.run(one_after_another()))
         per_call = asyncio.run(time_async_calls(OVERHEAD_ITEMS))
@@ -152,7 +155,7 @@ def main() -> None:
         no_heartbeat = time_sync_subflows_without_heartbeat(OVERHEAD_ITEMS)
 
     rounds = lower_bound_rounds(
-        [p["personas"] for p in parties], r.TABLES["asientos"].tolist()
+        [p["personas"] for p in parties], TABLES["asientos"].tolist()
     )
     print(f"{args.grupos} grupos, {tables} mesas, escala de tiempo {args.escala}")
     print(f"un grupo solo (mediana de 3):          {one:7.2f} s")

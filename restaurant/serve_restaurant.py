@@ -1,10 +1,11 @@
-"""El disparador del seed: cuando llega una persona, se atiende a su grupo.
+"""El disparador del ejemplo: cuando llega una persona, se atiende a su grupo.
 
-`serve` registra el deployment `atender-persona/llegadas` con un disparador:
-cada evento `restaurante.persona.llegada` crea una corrida cuyo parámetro
-`grupo` es el del evento. Necesita `prefect server start` y PREFECT_API_URL.
-Ejecutar con ``python restaurant/serve_restaurant.py`` y anunciar llegadas en
-otra terminal con ``python restaurant/anunciar_llegada.py``; Ctrl+C detiene.
+Muestra un disparador de eventos: `serve` registra el deployment
+`atender-persona/llegadas`, y cada evento `restaurante.persona.llegada` crea una
+corrida cuyo parámetro `grupo` es el del evento. Necesita `prefect server start`
+y PREFECT_API_URL. Ejecutar con ``python restaurant/serve_restaurant.py`` y
+anunciar llegadas en otra terminal con ``python restaurant/anunciar_llegada.py``;
+Ctrl+C detiene.
 """
 
 import asyncio
@@ -13,7 +14,8 @@ import sys
 from prefect.events import DeploymentEventTrigger
 from prefect.settings import get_current_settings
 
-from run_restaurant import open_restaurant, serve_party
+from mesas import open_restaurant
+from run_restaurant import serve_party
 
 ARRIVAL_EVENT = "restaurante.persona.llegada"
 

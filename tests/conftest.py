@@ -33,7 +33,7 @@ def prefect_server() -> str:
     )
     from prefect.testing.utilities import prefect_test_harness
 
-    # Sin latido, un flow síncrono no espera ~1 s al terminar (facts §1)
+    # Sin heartbeat, un flow síncrono no espera ~1 s al terminar (ver CONTRIBUTING.md)
     with (
         prefect_test_harness(),
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
@@ -53,7 +53,7 @@ def prefect_client(prefect_server: str):
 @pytest.fixture(scope="session")
 def quick_start(tmp_path_factory) -> dict:
     """El inicio rápido del README: run_iris.py sin servidor, en un Prefect nuevo."""
-    from imagenes.capturar import quick_start
+    from herramientas.servidor import quick_start
 
     home = tmp_path_factory.mktemp("prefect-home")
     return {"home": home, "salida": quick_start(home)}
@@ -63,7 +63,7 @@ def quick_start(tmp_path_factory) -> dict:
 def real_server(quick_start):
     """Levantar un `prefect server start` real después del inicio rápido, en el
     mismo PREFECT_HOME, como quien aprende sigue el README."""
-    from imagenes.capturar import PrefectServer, free_port
+    from herramientas.servidor import PrefectServer, free_port
 
     server = PrefectServer(quick_start["home"], free_port())
     server.start()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Las seis tasks del seed, en su orden, con los nombres que muestra la UI
+# Las seis tasks del ejemplo, en su orden, con los nombres que muestra la UI
 RESTAURANT_STEPS = [
     "Recibir a la persona",
     "Asignar mesa",

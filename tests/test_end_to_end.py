@@ -13,8 +13,11 @@ import urllib.request
 import prefect
 import pytest
 
+import mesas
+from grupo import SAMPLE_PARTY
+from herramientas import servidor
 from imagenes import capturar
-from restaurant import run_restaurant as r
+from mesas import open_restaurant, take_table
 from tests.helpers import RESTAURANT_STEPS, eventually, quick_start_link, run_script
 
 pytestmark = pytest.mark.server
@@ -33,7 +36,7 @@ def test_server_ui_points_at_its_own_api(real_server):
 
 
 def test_ui_asks_port_4200_unless_the_api_port_is_set(tmp_path):
-    other = capturar.PrefectServer(tmp_path, capturar.free_port(), set_api_port=False)
+    other = servidor.PrefectServer(tmp_path, servidor.free_port(), set_api_port=False)
     with other:
         with urllib.request.urlopen(f"{other.url}/ui-settings") as response:
             settings = json.load(response)
@@ -56,12 +59,12 @@ def test_expired_table_lease_is_freed_by_prefect_server_start(real_server, monke
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    monkeypatch.setattr(r, "TABLE_LEASE_SECONDS", 60)
+    monkeypatch.setattr(mesas, "TABLE_LEASE_SECONDS", 60)
 
     async def take_and_forget() -> None:
-        await r.open_restaurant()
+        await open_restaurant()
         async with get_client() as client:
-            assert await r.take_table(client, 1) is not None
+            assert await take_table(client, 1) is not None
 
     with temporary_settings({PREFECT_API_URL: real_server.api_url}):
         asyncio.run(take_and_forget())
@@ -129,7 +132,7 @@ def test_restaurant_run_has_its_six_steps_and_three_subflows(real_server, lesson
         {"flow_runs": {"parent_flow_run_id": {"any_": [run["id"]]}}},
     )
     assert sorted(s["name"] for s in subflows) == [
-        f"preparar-Ana-{i}-{dish}" for i, dish in enumerate(r.SAMPLE_PARTY["pedido"], 1)
+        f"preparar-Ana-{i}-{dish}" for i, dish in enumerate(SAMPLE_PARTY["pedido"], 1)
     ]
     assert {s["state_name"] for s in subflows} == {"Completed"}
 
@@ -179,5 +182,5 @@ def test_manifest_matches_the_prefect_minor_that_requirements_install():
     ):
         assert not allowed.contains(other), (
             f"requirements.txt admite Prefect {other}, pero las capturas muestran "
-            f"{shown}: regenérelas (python imagenes/capturar.py)"
+            f"{shown}: regenéralas (python imagenes/capturar.py)"
         )

@@ -14,7 +14,7 @@ from prefect.client.schemas.filters import (
 )
 from sklearn.datasets import load_iris
 
-from introduction import run_iris
+import run_iris
 from tests.helpers import ROOT, flush_logs, run_script, task_runs
 
 # ---------------------------------------------------------------------------
@@ -329,6 +329,28 @@ def test_project_settings_file_is_read_from_the_repository_root(tmp_path):
     assert timeout in shown
     # El archivo le gana al perfil: si fijara la API, taparía `prefect config set`
     assert "PREFECT_API_URL" not in shown
+    # El archivo le gana al perfil; una variable de entorno le gana al archivo
+    set_in_profile = run_script(
+        *("-m", "prefect", "config", "set", "PREFECT_UI_URL=http://perfil:1/v2"),
+        home=tmp_path,
+        timeout=60,
+    )
+    assert set_in_profile.returncode == 0, set_in_profile.stderr
+    for env, expected in (
+        ({}, "http://127.0.0.1:4200/v2"),
+        (
+            {"PREFECT_UI_URL": "http://entorno:2/v2"},
+            "http://entorno:2/v2",
+        ),
+    ):
+        shown = run_script(
+            "-c",
+            "from prefect.settings import get_current_settings as s; print(s().ui_url)",
+            home=tmp_path,
+            timeout=60,
+            **env,
+        )
+        assert shown.stdout.strip() == expected, shown.stderr
     project_file = (ROOT / "prefect.toml").read_text(encoding="utf-8")
     assert not re.search(r"(?m)^\s*(\[api\]|api_url\s*=|\[api\.)", project_file)
 
@@ -344,7 +366,7 @@ def _normalized(line: str) -> str:
 @pytest.mark.server
 def test_readme_terminal_output_matches_the_real_output(script_output):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("En la terminal veremos")[1].split("```text\n")[1]
+    block = readme.split("En la terminal verás")[1].split("```text\n")[1]
     expected = [
         _normalized(line)
         for line in block.split("```")[0].splitlines()

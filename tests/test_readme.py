@@ -1,5 +1,6 @@
 """El README y el código nunca se contradicen: bloques citados, enlaces, comandos."""
 
+import ast
 import re
 import urllib.parse
 from pathlib import Path
@@ -43,6 +44,53 @@ def test_quoted_block_stands_verbatim_in_its_file(path, code):
 def test_every_relative_link_points_to_an_existing_file():
     missing = [link for link in relative_links() if not (ROOT / link).exists()]
     assert missing == []
+
+
+def test_contributors_guide_links_exist_and_is_linked_from_the_readme():
+    guide = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)\s#]+)[^)]*\)", guide)
+    assert [
+        link for link in links if "://" not in link and not (ROOT / link).exists()
+    ] == []
+    assert README.count("](CONTRIBUTING.md)") == 1
+
+
+def concept_map_rows() -> list[str]:
+    section = README.split("## Qué conceptos de Prefect cubre")[1].split("\n## ")[0]
+    return [
+        line for line in section.splitlines() if line.startswith("| ") and "](" in line
+    ]
+
+
+def test_concept_map_names_tests_that_exist_in_the_files_it_links():
+    rows = concept_map_rows()
+    assert len(rows) >= 10
+    for row in rows:
+        _, concept, files, test, capture, _ = row.split("|")
+        for path in re.findall(r"\]\(([^)]+)\)", files + capture):
+            assert (ROOT / urllib.parse.unquote(path)).exists(), (concept, path)
+        name, path = re.fullmatch(r" \[(\w+)\]\(([^)]+)\) ", test).groups()
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, f"{concept}: {name} no está en {path}"
+
+
+LESSONS = [
+    "introduction/run_iris.py",
+    "introduction/serve_iris.py",
+    "restaurant/run_restaurant.py",
+    "restaurant/turno.py",
+    "restaurant/serve_restaurant.py",
+    "restaurant/anunciar_llegada.py",
+]
+
+
+@pytest.mark.parametrize("path", LESSONS)
+def test_each_lesson_docstring_says_what_it_shows_and_what_it_needs(path):
+    docstring = ast.get_docstring(ast.parse((ROOT / path).read_text(encoding="utf-8")))
+    assert "Muestra " in docstring, path
+    assert ("Funciona sin servidor" in docstring) != (
+        "Necesita `prefect server start`" in docstring
+    ), path
 
 
 def test_every_image_is_linked_and_every_linked_image_exists():

@@ -1,0 +1,93 @@
+"""Un turno del restaurante: varios grupos a la vez, cada uno con su corrida.
+
+Muestra muchas corridas de un flow a la vez: `atender-turno` llama a
+`atender-persona` una vez por grupo, cada grupo es un subflow, y las mesas
+(límites de concurrencia) hacen que nadie comparta mesa. Un grupo que no se
+puede atender se nombra, no se pierde. Funciona sin servidor. Ejecutar con
+``python restaurant/turno.py``.
+"""
+
+import asyncio
+import sys
+
+from prefect import flow, get_run_logger
+from prefect.settings import get_current_settings
+from pydantic import ValidationError
+
+from cocina import DEFAULT_KITCHEN, Cocina
+from grupo import SAMPLE_PARTY, Grupo, describe
+from menu import money
+from mesas import TABLES, open_restaurant
+from run_restaurant import serve_party
+
+SAMPLE_SHIFT = [
+    SAMPLE_PARTY,
+    {"nombre": "Bruno", "personas": 2, "pedido": ["Ravioles", "Limonada"]},
+    {"nombre": "Carla", "personas": 4, "pedido": ["Empanadas", "Empanadas"]},
+    {"nombre": "Diego", "personas": 6, "pedido": ["Milanesa con papas"]},
+    {"nombre": "Elena", "personas": 1, "pedido": ["Ensalada mixta"]},
+    {"nombre": "Familia Pérez", "personas": 9, "pedido": ["Ravioles"]},
+]
+
+
+@flow(name="atender-turno", log_prints=True)
+async def serve_shift(llegadas: list[dict], cocina: Cocina = DEFAULT_KITCHEN) -> dict:
+    """Atender a la vez a todos los grupos de un turno; avisar a los que no."""
+    await open_restaurant()
+    grupos, rechazados = [], []
+    for llegada in llegadas:
+        try:
+            grupos.append(Grupo.model_validate(llegada))
+        except ValidationError as error:
+            nombre = llegada.get("nombre") if isinstance(llegada, dict) else None
+            rechazados.append(
+                {
+                    "llegada": llegada,
+                    "nombre": nombre if isinstance(nombre, str) else "(sin nombre)",
+                    "motivo": describe(error),
+                }
+            )
+            get_run_logger().warning(
+                "No podemos atender a %r: %s", nombre, describe(error)
+            )
+    # La puerta deja pasar a la vez tantos grupos como mesas hay; los demás
+    # esperan afuera, sin abrir todavía su corrida
+    door = asyncio.Semaphore(len(TABLES))
+
+    async def enter(grupo: Grupo):
+        async with door:
+            return await serve_party(grupo, cocina, return_state=True)
+
+    states = await asyncio.gather(*(enter(grupo) for grupo in grupos))
+    atendidos = [await s.aresult() for s in states if s.is_completed()]
+    fallidos = [
+        {"nombre": g.nombre, "motivo": s.message}
+        for g, s in zip(grupos, states, strict=True)
+        if not s.is_completed()
+    ]
+    print(
+        f"Turno terminado: {len(atendidos)} atendidos, {len(rechazados)} "
+        f"rechazados, {len(fallidos)} con problemas."
+    )
+    return {"atendidos": atendidos, "rechazados": rechazados, "fallidos": fallidos}
+
+
+def main() -> int:
+    """Atender el turno de ejemplo y mostrar qué mesa tocó a cada grupo."""
+    result = asyncio.run(serve_shift(SAMPLE_SHIFT))
+    for party in result["atendidos"]:
+        print(
+            f"{party['nombre']}: mesa {party['mesa']}, {money(party['total_centavos'])}"
+        )
+    for party in result["rechazados"] + result["fallidos"]:
+        print(f"No atendido: {party['nombre']}. {party['motivo']}")
+    if not get_current_settings().api.url:
+        print(
+            "\nEste turno usó un servidor temporal de Prefect: para verlo, abre "
+            "`prefect server start`."
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Los ejercicios del README: cada solución de soluciones/ hace lo que pide."""
+
+import asyncio
+import re
+import shutil
+from datetime import datetime
+
+import pytest
+
+from tests.helpers import ROOT, eventually, run_script
+
+pytestmark = pytest.mark.server
+
+
+def test_exercise_1_cron_every_two_minutes_schedules_runs_two_minutes_apart(
+    real_server,
+):
+    script = "soluciones/serve_iris_cada_dos_minutos.py"
+    with real_server.serving(script):
+        found = real_server.deployment("iris-classification/iris-cada-dos-minutos")
+        (schedule,) = found["schedules"]
+        assert schedule["schedule"]["cron"] == "*/2 * * * *"
+        runs = eventually(
+            lambda: [
+                run
+                for run in real_server.deployment_runs(found["id"])
+                if run["state_type"] == "SCHEDULED"
+            ],
+            lambda runs: len(runs) >= 3,
+            timeout=60,
+        )
+    starts = sorted(datetime.fromisoformat(r["expected_start_time"]) for r in runs)
+    gaps = {(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)}
+    assert gaps == {120.0}
+    assert all(start.minute % 2 == 0 and start.second == 0 for start in starts)
+
+
+def test_exercise_2_seed_burns_only_the_milanesa(prefect_server, monkeypatch, tmp_path):
+    import run_restaurant as r
+    from cocina import TIME_SCALE_VARIABLE, Cocina
+    from mesas import open_restaurant
+
+    result = run_script("soluciones/semilla_que_quema.py", home=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seed = int(re.search(r"--semilla (\d+)", result.stdout)[1])
+
+    monkeypatch.setenv(TIME_SCALE_VARIABLE, "0")
+
+    async def serve_ana() -> dict:
+        await open_restaurant()
+        from grupo import SAMPLE_PARTY
+
+        return await r.serve_party(SAMPLE_PARTY, Cocina(prob_quemar=0.5, semilla=seed))
+
+    served = asyncio.run(serve_ana())
+    assert served["no_servidos"] == ["Milanesa con papas"]
+    assert served["servidos"] == ["Empanadas", "Limonada"]
+    assert served["total_centavos"] == 650 + 375
+
+
+def test_exercise_3_a_table_of_ten_seats_the_familia_perez(prefect_server, tmp_path):
+    lesson = tmp_path / "restaurant"
+    shutil.copytree(ROOT / "restaurant", lesson)
+    shutil.copy(ROOT / "soluciones" / "mesas.csv", lesson / "mesas.csv")
+    result = run_script(
+        str(lesson / "turno.py"),
+        home=tmp_path / "prefect",
+        api_url=prefect_server,
+        RESTAURANTE_ESCALA_TIEMPO="0",
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^Familia Pérez: mesa 6, \$12\.00$", result.stdout, re.M)
+    assert "No atendido" not in result.stdout
