@@ -32,9 +32,8 @@ from grupo import Grupo, describe, party_from_args, party_parser
 from menu import MENU, money
 from mesas import open_restaurant, release_table, seats_at, wait_for_table
 
+
 # 1. Recibir a la persona
-
-
 @task(name="Recibir a la persona")
 async def receive_person(grupo: Grupo) -> None:
     """Dar la bienvenida al grupo en la puerta."""
@@ -43,8 +42,6 @@ async def receive_person(grupo: Grupo) -> None:
 
 
 # 2. Asignar mesa: tres acciones de una misma task
-
-
 @task(name="Asignar mesa")
 async def assign_table(grupo: Grupo) -> dict:
     """Verificar mesas disponibles, preparar la mesa y llevar al grupo a ella."""
@@ -76,8 +73,6 @@ async def assign_table(grupo: Grupo) -> dict:
 
 
 # 3. Tomar pedido
-
-
 @task(name="Tomar pedido")
 async def take_order(grupo: Grupo) -> pd.DataFrame:
     """Anotar cuántos de cada plato pide el grupo y a qué precio."""
@@ -97,8 +92,6 @@ async def take_order(grupo: Grupo) -> pd.DataFrame:
 
 
 # 4. Llevar la comida: antes, la cocina prepara cada plato en un subflow
-
-
 @task(name="Reunir ingredientes")
 async def gather_ingredients(plato: str) -> list[str]:
     """Juntar los ingredientes del plato según el menú."""
@@ -151,8 +144,6 @@ async def bring_food(grupo: Grupo, mesa: int, servidos: list[str]) -> None:
 
 
 # 5. Cobrar el servicio
-
-
 @task(name="Cobrar el servicio")
 async def charge(
     grupo: Grupo,
@@ -178,8 +169,6 @@ async def charge(
 
 
 # 6. Despedir a la persona
-
-
 @task(name="Despedir a la persona")
 async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
     """Despedir al grupo; si algo no se pudo servir, pedir disculpas."""
