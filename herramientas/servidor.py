@@ -222,21 +222,7 @@ def quick_start(home: Path, timeout: float = 300) -> str:
     env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1"}
     for name in ("PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED"):
         env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "introduction/run_iris.py"],
-        cwd=ROOT,  # desde la raíz, como quien aprende: así vale prefect.toml
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"El inicio rápido terminó con {result.returncode}:\n{output}"
-        )
-    return output
+    return run_checked(["introduction/run_iris.py"], env, timeout)
 
 
 def run_lesson(
@@ -254,6 +240,12 @@ def run_lesson(
         COLUMNS=str(columns),
         **extra_env,
     )
+    return run_checked(list(args), env, timeout)
+
+
+def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
+    """Ejecutar un script desde la raíz (así vale prefect.toml) y devolver su salida;
+    si falla, RuntimeError con lo que mostró."""
     result = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
