@@ -243,10 +243,11 @@ def run_lesson(
     return run_checked(list(args), env, timeout)
 
 
-def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
-    """Ejecutar un script desde la raíz (así vale prefect.toml) y devolver su salida;
-    si falla, RuntimeError con lo que mostró."""
-    result = subprocess.run(
+def run_python(
+    args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess:
+    """Ejecutar Python desde la raíz del repositorio (así vale prefect.toml)."""
+    return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
         env=env,
@@ -255,6 +256,11 @@ def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
         encoding="utf-8",
         timeout=timeout,
     )
+
+
+def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
+    """Ejecutar un script y devolver su salida; si falla, RuntimeError con ella."""
+    result = run_python(args, env, timeout)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise RuntimeError(

@@ -3,8 +3,9 @@
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
+
+from herramientas.servidor import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 # Las seis tasks del ejemplo, en su orden, con los nombres que muestra la UI
@@ -52,15 +53,7 @@ def run_script(
         env.pop(name, None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
+    return run_python(list(args), env, timeout)
 
 
 def prefect_cli(server, *args: str) -> subprocess.CompletedProcess:

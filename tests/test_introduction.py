@@ -322,6 +322,8 @@ def test_project_settings_file_is_read_from_the_repository_root(tmp_path):
     shown = result.stdout
     assert result.returncode == 0, result.stderr
     assert "PREFECT_SERVER_ANALYTICS_ENABLED='False' (from prefect.toml)" in shown
+    # Sin ningún servidor abierto, Prefect igual dice "connected to" con ui_url
+    assert "you are connected to:\nhttp://127.0.0.1:4200/v2" in shown
     assert "PREFECT_UI_URL='http://127.0.0.1:4200/v2' (from prefect.toml)" in shown
     timeout = (
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS='90' (from prefect.toml)"
