@@ -91,3 +91,67 @@ def task_runs(client, flow_run_id, expected: int = 0):
             len(runs) >= expected and all(t.state and t.state.is_final() for t in runs)
         ),
     )
+
+
+class DaskCluster:
+    """Un clúster de Dask como el del README: `dask scheduler` y procesos
+    `dask worker` en otras terminales, que las pruebas detienen por su PID."""
+
+    def __init__(self, server, workers: int = 2, nanny: bool = True, **env: str):
+        from herramientas.servidor import free_port
+
+        self.server = server
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.workers = workers
+        self.nanny = nanny
+        # Como en otra terminal después de `prefect config set PREFECT_API_URL=...`
+        self.env = server.env(
+            PREFECT_API_URL=server.api_url, DASK_LOGGING__DISTRIBUTED="info", **env
+        )
+        self.logs: list[Path] = []
+        self.processes: list[subprocess.Popen] = []
+
+    def _start(self, name: str, *args: str) -> subprocess.Popen:
+        import sys
+
+        log = self.server.home / f"dask-{name}-{len(self.logs)}.log"
+        self.logs.append(log)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dask"), *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # para detenerlo con los suyos
+        )
+        self.processes.append(process)
+        return process
+
+    def __enter__(self) -> "DaskCluster":
+        port = self.address.rsplit(":", 1)[1]
+        self._start(
+            "scheduler", "scheduler", "--host", "127.0.0.1", "--port", port,
+            "--dashboard-address", "127.0.0.1:0",
+        )  # fmt: skip
+        for _ in range(self.workers):
+            self._start(
+                "worker", "worker", self.address, "--nworkers", "1", "--nthreads", "1",
+                *(() if self.nanny else ("--no-nanny",)),
+            )  # fmt: skip
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(self.workers, timeout=120)
+        return self
+
+    def worker_output(self, index: int) -> str:
+        """Lo que escribió el proceso `dask worker` número `index` (desde 0)."""
+        return self.logs[1 + index].read_text(encoding="utf-8", errors="replace")
+
+    def __exit__(self, *exc_info) -> None:
+        import signal
+
+        from herramientas.servidor import stop_process
+
+        for process in reversed(self.processes):
+            stop_process(process, signal.SIGTERM)
