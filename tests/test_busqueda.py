@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from prefect import flow, task
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 from sklearn.datasets import load_iris
@@ -293,6 +294,60 @@ def test_invalid_candidates_fail_the_run_before_any_task(prefect_client, fits):
     assert fits == []
 
 
+calls: list[int] = []
+
+
+@task(persist_result=True)  # la política por defecto: DEFAULT
+def double(x: int) -> int:
+    calls.append(x)
+    return 2 * x
+
+
+@task(cache_policy=buscar_modelo.CACHE)
+def triple(x: int) -> int:
+    calls.append(x)
+    return 3 * x
+
+
+@task(cache_policy=buscar_modelo.CACHE)
+def triple_edited(x: int) -> int:
+    calls.append(x)
+    return x + x + x  # el mismo resultado, otro código
+
+
+@flow
+def use_twice(x: int) -> list:
+    return [double(x), double(x)]
+
+
+@flow
+def use_once(edited: bool) -> int:
+    return triple_edited(5) if edited else triple(5)
+
+
+@pytest.mark.server
+def test_default_cache_policy_reuses_only_inside_the_same_run(prefect_client):
+    calls.clear()
+    first = use_twice(21, return_state=True)
+    assert first.result() == [42, 42] and calls == [21]  # la 2.ª, de la caché
+    second = use_twice(21, return_state=True)
+    assert calls == [21, 21]  # otra corrida: otra clave (RUN_ID), se calcula
+    states = [
+        t.state.name
+        for t in task_runs(prefect_client, second.state_details.flow_run_id, 2)
+    ]
+    assert states == ["Completed", "Cached"]
+
+
+@pytest.mark.server
+def test_lesson_cache_policy_changes_key_when_the_task_code_changes():
+    calls.clear()
+    assert use_once(False) == 15 and use_once(False) == 15
+    assert calls == [5]  # la segunda corrida salió de la caché
+    assert use_once(True) == 15
+    assert calls == [5, 5]  # mismas entradas, código distinto: se calcula
+
+
 # ---------------------------------------------------------------------------
 # De punta a punta: el script con `prefect server start` y un clúster de Dask
 # ---------------------------------------------------------------------------
@@ -392,5 +447,39 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server
     )
     names = {t["name"] for t in runs if t["name"].startswith("Evaluar")}
     assert len(names) == 8 and {t["state_name"] for t in runs} == {"Completed"}
+    # Cada resultado, en un archivo por clave de caché en PREFECT_HOME/storage
+    assert all((real_server.home / "storage" / t["cache_key"]).is_file() for t in runs)
     # Lo que el muerto no llegó a entregar lo midió el otro proceso
     assert done[0] >= 1 and done[0] + done[1] >= 8 and done[1] >= 8 - done[0]
+
+
+@pytest.mark.server
+def test_without_the_main_guard_every_dask_process_fails_to_start(
+    real_server, tmp_path
+):
+    # El mismo script sin `if __name__ == "__main__":`, como lo escribe quien olvida
+    source = (ROOT / "introduction" / "buscar_modelo.py").read_text(encoding="utf-8")
+    guard = source.index('if __name__ == "__main__":')
+    (tmp_path / "buscar_modelo.py").write_text(
+        source[:guard] + "sys.exit(main())\n", encoding="utf-8"
+    )
+    (tmp_path / "run_iris.py").write_bytes(
+        (ROOT / "introduction" / "run_iris.py").read_bytes()
+    )
+    result = run_script(
+        str(tmp_path / "buscar_modelo.py"),
+        "--dask",
+        "--repeticiones",
+        "1",
+        home=real_server.home,
+        api_url=real_server.api_url,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert (
+        "An attempt has been made to start a new process before the\n"
+        "        current process has finished its bootstrapping phase." in output
+    )
+    assert "RuntimeError: Nanny failed to start." in output
+    # Cada proceso de Dask vuelve a ejecutar el archivo entero: otra búsqueda más
+    assert output.count("Beginning flow run") >= 2

@@ -77,6 +77,7 @@ def test_concept_map_names_tests_that_exist_in_the_files_it_links():
 LESSONS = [
     "introduction/run_iris.py",
     "introduction/serve_iris.py",
+    "introduction/buscar_modelo.py",
     "restaurant/run_restaurant.py",
     "restaurant/turno.py",
     "restaurant/serve_restaurant.py",
