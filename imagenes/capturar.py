@@ -158,6 +158,9 @@ CAPTURES = {
     "detalle flow runs run_iris.png": "el flow iris-classification y sus corridas",
     "mas detalle flow run_iris.png": "una corrida: gráfico de tasks, duración, logs",
     "iris-artefactos.png": "la pestaña Artifacts de una corrida de Iris",
+    "busqueda-grafico.png": "buscar-modelo: una task por candidato, a la vez",
+    "busqueda-cache.png": "la segunda búsqueda: sus 9 task runs en Cached",
+    "busqueda-artefacto.png": "la tabla que compara los candidatos",
     "restaurante-reintento.png": "la task Cocinar en estado Retrying",
     "restaurante-grafico.png": "atender-persona con sus subflows preparar-plato",
     "restaurante-cuenta.png": "el artefacto de la cuenta",
@@ -233,6 +236,39 @@ def capture_all(home: Path, port: int) -> dict:
             "iris-matriz-confusion",
             shots["iris-artefactos.png"],
             tab="Artifacts",
+        )
+
+        # La búsqueda de modelos dos veces: la segunda sale de la caché
+        run_lesson(server, "introduction/buscar_modelo.py")
+        run_lesson(server, "introduction/buscar_modelo.py")
+        cached, searched = server.flow_runs("buscar-modelo")[:2]
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{searched['id']}",
+            "Ganador: regresion_logistica C=10.0",
+            shots["busqueda-grafico.png"],
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{cached['id']}",
+            "(9 Cached)",
+            shots["busqueda-cache.png"],
+            tab="Task Runs",
+        )
+        comparison = server.post(
+            "/artifacts/filter",
+            {
+                "artifacts": {
+                    "key": {"any_": ["iris-busqueda-modelos"]},
+                    "flow_run_id": {"any_": [searched["id"]]},
+                }
+            },
+        )[0]
+        ui_png(
+            page,
+            f"{server.url}/v2/artifacts/artifact/{comparison['id']}",
+            "Gana regresion_logistica C=10.0",
+            shots["busqueda-artefacto.png"],
         )
 
         # Tiempo real (escala 1): el segundo intento de cocinar la milanesa dura

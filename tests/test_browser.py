@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+import buscar_modelo
 from imagenes import capturar
-from tests.helpers import eventually, prefect_cli, quick_start_link
+from tests.helpers import eventually, prefect_cli, quick_start_link, run_script
 
 pytestmark = pytest.mark.server
 
@@ -118,6 +119,37 @@ def test_iris_run_page_shows_its_tasks_logs_and_artifacts(
     open_page(page, url, tab="Artifacts")
     visible(page, "iris-metricas").wait_for()
     visible(page, "iris-matriz-confusion").wait_for()
+
+
+@pytest.fixture(scope="module")
+def search_runs(real_server) -> list[str]:
+    """La búsqueda de modelos dos veces, como en el README: la 2.ª, de la caché."""
+    ids = []
+    for extra in (["--recalcular"], []):
+        result = run_script(
+            "introduction/buscar_modelo.py",
+            "--repeticiones",
+            "3",
+            *extra,
+            home=real_server.home,
+            api_url=real_server.api_url,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        ids.append(quick_start_link(result.stdout + result.stderr)[2])
+    return ids
+
+
+def test_search_run_pages_show_one_task_per_candidate_and_then_cached(
+    page, real_server, search_runs
+):
+    first, second = (f"{real_server.url}/v2/runs/flow-run/{i}" for i in search_runs)
+    open_page(page, first, tab="Task Runs")
+    visible(page, "(9 Completed)").wait_for()
+    for candidato in buscar_modelo.CANDIDATOS:
+        visible(page, f"Evaluar {buscar_modelo.describe(candidato)}").wait_for()
+    open_page(page, second, tab="Task Runs")
+    visible(page, "(9 Cached)").wait_for()
+    assert page.get_by_text("Cached", exact=True).filter(visible=True).count() >= 5
 
 
 def test_restaurant_run_page_lists_its_subflows(page, real_server, lesson_runs):
