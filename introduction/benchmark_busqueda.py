@@ -3,7 +3,8 @@
 En la misma corrida y con el mismo trabajo: los candidatos uno tras otro sin
 Prefect (la base), el flow con hilos, con un clúster local de Dask de 2 procesos
 (contando lo que tarda en arrancar, y ya arrancado), el mismo clúster sin Prefect
-(lo más que da la máquina) y una segunda corrida que sale de la caché. Levanta su propio `prefect server start`. Imprime tiempos y cocientes.
+(lo más que da la máquina) y una segunda corrida que sale de la caché. Levanta
+su propio `prefect server start`. Imprime tiempos y cocientes.
 Uso: ``python introduction/benchmark_busqueda.py [--repeticiones 50]``.
 """
 

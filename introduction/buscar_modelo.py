@@ -68,8 +68,8 @@ CACHE = INPUTS + TASK_SOURCE
 CACHE_EXPIRATION = timedelta(days=7)
 
 NO_SERVER = (
-    "Dask necesita `prefect server start`: sus procesos informan cada task a ese\n"
-    "servidor. Ábrelo en otra terminal y ejecuta antes de este script:\n"
+    "Dask necesita `prefect server start`: sin él, cada proceso de Dask levantaría\n"
+    "su propio servidor temporal. Ábrelo en otra terminal y ejecuta antes:\n"
     "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
 )
 
@@ -262,6 +262,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.procesos < 1 or (args.hilos is not None and args.hilos < 1):
         parser.error("--procesos y --hilos deben ser enteros mayores o iguales a 1")
+    if not 1 <= args.repeticiones <= 100:
+        parser.error(f"--repeticiones va de 1 a 100; llegó {args.repeticiones}")
     return args
 
 

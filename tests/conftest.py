@@ -34,8 +34,9 @@ def prefect_server() -> str:
     from prefect.testing.utilities import prefect_test_harness
 
     # Sin heartbeat, un flow síncrono no espera ~1 s al terminar (ver CONTRIBUTING.md)
+    # 30 s por defecto para arrancar; con la máquina ocupada no alcanzaron
     with (
-        prefect_test_harness(),
+        prefect_test_harness(server_startup_timeout=120),
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield get_current_settings().api.url

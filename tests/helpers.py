@@ -93,28 +93,47 @@ def task_runs(client, flow_run_id, expected: int = 0):
     )
 
 
-class DaskCluster:
-    """Un clúster de Dask como el del README: `dask scheduler` y procesos
-    `dask worker` en otras terminales, que las pruebas detienen por su PID."""
+README_DASK_PORT = "8786"  # el puerto de los comandos de Dask del README
 
-    def __init__(self, server, workers: int = 2, nanny: bool = True, **env: str):
+
+def readme_dask_command(program: str) -> list[str]:
+    """El comando `dask scheduler` o `dask worker` del README, como argumentos."""
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = re.findall(rf"^dask {program} .*$", readme, flags=re.MULTILINE)
+    return shlex.split(line)[1:]
+
+
+class DaskCluster:
+    """El clúster de Dask del README: `dask scheduler` y `dask worker` como en otras
+    terminales (en un puerto libre), que las pruebas detienen por su PID.
+
+    `worker_args`, si se da, reemplaza las opciones del worker del README: una
+    lista por cada proceso `dask worker` que se inicia.
+    """
+
+    def __init__(self, server, worker_args: list[list[str]] | None = None, **env):
         from herramientas.servidor import free_port
 
         self.server = server
-        self.address = f"tcp://127.0.0.1:{free_port()}"
-        self.workers = workers
-        self.nanny = nanny
+        self.port = str(free_port())
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.worker_args = worker_args
+        defaults = {
+            "PREFECT_API_URL": server.api_url,
+            "DASK_LOGGING__DISTRIBUTED": "info",
+        }
         # Como en otra terminal después de `prefect config set PREFECT_API_URL=...`
-        self.env = server.env(
-            PREFECT_API_URL=server.api_url, DASK_LOGGING__DISTRIBUTED="info", **env
-        )
+        self.env = server.env(**{**defaults, **env})
         self.logs: list[Path] = []
         self.processes: list[subprocess.Popen] = []
 
-    def _start(self, name: str, *args: str) -> subprocess.Popen:
+    def _start(self, args: list[str]) -> subprocess.Popen:
         import sys
 
-        log = self.server.home / f"dask-{name}-{len(self.logs)}.log"
+        args = [arg.replace(README_DASK_PORT, self.port) for arg in args]
+        log = self.server.home / f"dask-{args[0]}-{self.port}-{len(self.logs)}.log"
         self.logs.append(log)
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "dask"), *args],
@@ -128,24 +147,23 @@ class DaskCluster:
         return process
 
     def __enter__(self) -> "DaskCluster":
-        port = self.address.rsplit(":", 1)[1]
-        self._start(
-            "scheduler", "scheduler", "--host", "127.0.0.1", "--port", port,
-            "--dashboard-address", "127.0.0.1:0",
-        )  # fmt: skip
-        for _ in range(self.workers):
-            self._start(
-                "worker", "worker", self.address, "--nworkers", "1", "--nthreads", "1",
-                *(() if self.nanny else ("--no-nanny",)),
-            )  # fmt: skip
+        self._start(readme_dask_command("scheduler"))
+        worker = readme_dask_command("worker")
+        if self.worker_args is None:
+            processes = int(worker[worker.index("--nworkers") + 1])
+            self._start(worker)
+        else:
+            processes = len(self.worker_args)
+            for args in self.worker_args:
+                self._start([*worker[:2], *args])
         from distributed import Client
 
         with Client(self.address, timeout=60) as client:
-            client.wait_for_workers(self.workers, timeout=120)
+            client.wait_for_workers(processes, timeout=120)
         return self
 
     def worker_output(self, index: int) -> str:
-        """Lo que escribió el proceso `dask worker` número `index` (desde 0)."""
+        """Lo que escribió el comando `dask worker` número `index` (desde 0)."""
         return self.logs[1 + index].read_text(encoding="utf-8", errors="replace")
 
     def __exit__(self, *exc_info) -> None:

@@ -136,6 +136,8 @@ def search_runs(real_server) -> list[str]:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         ids.append(quick_start_link(result.stdout + result.stderr)[2])
+    # Como dice el README: la segunda vez, las 9 tasks terminan en Cached
+    assert result.stderr.count("Finished in state Cached(type=COMPLETED)") == 9
     return ids
 
 

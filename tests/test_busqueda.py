@@ -38,6 +38,8 @@ def test_lesson_candidates_are_valid_and_distinct():
     buscar_modelo.check_candidates(buscar_modelo.CANDIDATOS)
     names = [buscar_modelo.describe(c) for c in buscar_modelo.CANDIDATOS]
     assert len(set(names)) == len(names) == 8
+    # Lo que dice el README: 250 entrenamientos por candidato (5 partes × 50)
+    assert buscar_modelo.FOLDS * buscar_modelo.REPETICIONES == 250
     assert names[0] == "regresion_logistica C=0.1"
     assert "bosque n_estimators=20 max_depth=3" in names
 
@@ -151,6 +153,17 @@ def test_dask_address_that_nobody_answers_names_it_and_how_to_start_one():
     )
 
 
+def test_command_line_rejects_impossible_numbers(capsys):
+    for args in (["--repeticiones", "0"], ["--procesos", "0", "--dask"]):
+        with pytest.raises(SystemExit) as exit_:
+            buscar_modelo.parse_args(args)
+        assert exit_.value.code == 2
+    errors = capsys.readouterr().err
+    assert "--repeticiones va de 1 a 100; llegó 0" in errors
+    assert "--procesos y --hilos deben ser enteros mayores o iguales a 1" in errors
+    assert buscar_modelo.parse_args(["--dask"]).procesos == 2
+
+
 # ---------------------------------------------------------------------------
 # El script sin servidor y con datos malos: mensajes en español, salida 1
 # ---------------------------------------------------------------------------
@@ -167,14 +180,42 @@ def test_script_refuses_a_dask_address_nobody_answers(tmp_path):
         api_url="http://127.0.0.1:9/api",  # no se usa: falla antes
     )
     assert result.returncode == 1
-    assert f"Nadie responde en {address}" in result.stderr
+    # El mensaje del README, con el puerto de esta prueba
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("Si nadie responde en la dirección")[1].split("```text\n")[1]
+    port = address.rsplit(":", 1)[1]
+    assert shown.split("```")[0].replace("8786", port) in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.server
+def test_dask_without_a_server_starts_one_temporary_server_per_process(tmp_path):
+    # Por qué el script pide `prefect server start`: un flow mínimo con Dask y sin
+    # PREFECT_API_URL levanta tres servidores temporales (el suyo y uno por proceso)
+    script = tmp_path / "cuadrados.py"
+    script.write_text(
+        "from prefect import flow, task\n"
+        "from prefect_dask import DaskTaskRunner\n"
+        "@task\n"
+        "def square(x): return x * x\n"
+        "runner = DaskTaskRunner(cluster_kwargs={'n_workers': 2})\n"
+        "@flow(task_runner=runner)\n"
+        "def squares(): return square.map([1, 2, 3, 4]).result()\n"
+        "if __name__ == '__main__':\n"
+        "    print(squares())\n",
+        encoding="utf-8",
+    )
+    result = run_script(str(script), home=tmp_path / "prefect")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "[1, 4, 9, 16]" in output
+    assert output.count("Starting temporary server") == 3
 
 
 def test_script_with_dask_but_no_server_says_what_to_open(tmp_path):
     result = run_script("introduction/buscar_modelo.py", "--dask", home=tmp_path)
     assert result.returncode == 1
-    assert "Dask necesita `prefect server start`" in result.stderr
+    assert "Dask necesita `prefect server start`: sin él, cada proceso" in result.stderr
     assert "prefect config set PREFECT_API_URL" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -231,6 +272,10 @@ def test_search_maps_one_task_per_candidate_and_publishes_the_winner(
         "Evaluar regresion_logistica C=0.37",
     ]
     assert len(fits) == 3
+    # A la vez: la última en empezar empezó antes de que terminara la primera
+    runs = task_runs(prefect_client, state.state_details.flow_run_id, 4)
+    evaluations = [r for r in runs if r.name.startswith("Evaluar")]
+    assert max(r.start_time for r in evaluations) < min(r.end_time for r in evaluations)
     table = result["tabla"]
     assert [row["puesto"] for row in table] == [1, 2, 3]
     assert result["ganador"] == table[0]["candidato"]
@@ -365,8 +410,11 @@ def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
 ):
     script_storage = tmp_path / "resultados-del-script"
     worker_storage = tmp_path / "resultados-de-los-workers"
+    # Los procesos de Dask con otra carpeta de resultados y un servidor que no existe
     with DaskCluster(
-        real_server, PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(worker_storage)
+        real_server,
+        PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(worker_storage),
+        PREFECT_API_URL="http://127.0.0.1:9/api",
     ) as dask:
         result = run_script(
             "introduction/buscar_modelo.py",
@@ -379,7 +427,7 @@ def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
             api_url=real_server.api_url,
             PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(script_storage),
         )
-        outputs = [dask.worker_output(0), dask.worker_output(1)]
+        workers = dask.worker_output(0)  # un `dask worker` con 2 procesos
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"Connecting to an existing Dask cluster at {dask.address}" in output
@@ -390,15 +438,43 @@ def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
         lambda runs: len(runs) == 9 and all(t["state_name"] for t in runs),
     )
     assert sorted(t["state_name"] for t in runs) == ["Completed"] * 9
-    # Las tasks corrieron en los dos procesos de Dask, no en el del script
-    assert all("Evaluar " in out for out in outputs), outputs
-    evaluated = sum(out.count("Finished in state Completed()") for out in outputs)
-    assert evaluated == 9
-    assert "Evaluar" not in result.stdout.replace("View at", "")
-    # Los ajustes de Prefect viajan con cada task: los procesos de Dask guardan
-    # los resultados (la caché) en la carpeta que dice el script, no la suya
+    # Las tasks corrieron en los procesos de Dask, no en el del script
+    assert finished_evaluations(workers) == 8
+    assert finished_evaluations(output) == 0
+    # Los ajustes de Prefect viajan con cada task: los procesos de Dask informan al
+    # servidor del script y guardan los resultados (la caché) en su carpeta
     assert len(list(script_storage.iterdir())) == 9
     assert not worker_storage.exists()
+
+
+@pytest.mark.server
+def test_script_with_dask_starts_a_local_cluster_of_processes(real_server):
+    result = run_script(
+        "introduction/buscar_modelo.py",
+        "--dask",
+        "--repeticiones",
+        "1",
+        "--recalcular",
+        home=real_server.home,
+        api_url=real_server.api_url,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert (
+        "Creating a new Dask cluster with `distributed.deploy.local.LocalCluster`"
+        in output
+    )
+    assert "The Dask dashboard is available at http://127.0.0.1:" in output
+    assert "distributed.worker - INFO" not in output  # solo avisos y errores de Dask
+    run = lesson_run(real_server, output)
+    runs = eventually(
+        lambda: real_server.task_runs(run["id"]),
+        lambda runs: (
+            len(runs) == 9 and all(t["state_type"] == "COMPLETED" for t in runs)
+        ),
+    )
+    assert run["state_name"] == "Completed"
+    assert {t["state_name"] for t in runs} == {"Completed"}
 
 
 def finished_evaluations(output: str) -> int:
@@ -413,7 +489,8 @@ def finished_evaluations(output: str) -> int:
 def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server):
     # Sin nanny, `dask worker` es el proceso que ejecuta las tasks: SIGKILL lo mata
     # como se apaga una máquina, y nadie lo vuelve a levantar
-    with DaskCluster(real_server, nanny=False) as dask:
+    worker = ["--nworkers", "1", "--nthreads", "1", "--no-nanny"]
+    with DaskCluster(real_server, worker_args=[worker, worker]) as dask:
         search = subprocess.Popen(
             [sys.executable, "introduction/buscar_modelo.py", "--dask-direccion",
              dask.address, "--repeticiones", "20", "--recalcular"],
