@@ -28,7 +28,7 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_name] = "1"
 os.environ.pop("PREFECT_API_URL", None)
 
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client  # noqa: E402
 from prefect.logging.handlers import APILogHandler  # noqa: E402
 from prefect.settings import (  # noqa: E402
     PREFECT_API_URL,
@@ -124,11 +124,16 @@ def main() -> None:
 
     home = Path(os.environ["PREFECT_HOME"])
     with servidor.PrefectServer(home / "servidor", servidor.free_port()) as server:
-        with (
-            temporary_settings({PREFECT_API_URL: server.api_url}),
-            LocalCluster(n_workers=PROCESOS, threads_per_worker=1) as cluster,
-        ):
-            results = measure(args.repeticiones, args.veces, cluster.scheduler_address)
+        # El clúster ya iniciado: `dask scheduler` y `dask worker` del README, en
+        # procesos aparte (con el scheduler en este proceso, la base tardaba más).
+        # Este script importa buscar_modelo: sus procesos tienen que poder también
+        cluster = servidor.DaskCluster(
+            server,
+            DASK_LOGGING__DISTRIBUTED="warning",
+            PYTHONPATH=str(ROOT / "introduction"),
+        )
+        with temporary_settings({PREFECT_API_URL: server.api_url}), cluster:
+            results = measure(args.repeticiones, args.veces, cluster.address)
             APILogHandler().flush()  # los logs, antes de apagar el servidor
 
     tablas = [tabla for runs in results.values() for _, tabla in runs]

@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
 import buscar_modelo
-from tests.helpers import ROOT, DaskCluster, eventually, run_script, task_runs
+from herramientas.servidor import DaskCluster
+from tests.helpers import ROOT, eventually, run_script, task_runs
 
 # ---------------------------------------------------------------------------
 # Nivel rápido: los candidatos y cada task con .fn(), sin servidor
