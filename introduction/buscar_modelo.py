@@ -35,6 +35,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
+from threadpoolctl import threadpool_limits
 
 from run_iris import temporary_server_note
 
@@ -281,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dask_direccion and (problema := dask_address_problem(args.dask_direccion)):
         print(problema, file=sys.stderr)
         return 1
+    # Un hilo de BLAS y OpenMP para cada task: ocho tasks en hilos, con varios hilos
+    # de cálculo cada una, se estorban (Dask ya lo hace en sus procesos)
+    threadpool_limits(limits=1)
     search = search_models.with_options(task_runner=choose_task_runner(args))
     # Recalcular: ejecutar cada task aunque haya caché y guardar el resultado nuevo
     with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: args.recalcular}):
