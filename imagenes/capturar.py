@@ -102,6 +102,15 @@ def ui_png(
     page.set_viewport_size(VIEWPORT)
 
 
+def artifact_url(server: PrefectServer, key: str, flow_run_id: str) -> str:
+    """La página de la UI del artefacto `key` que publicó una corrida."""
+    (artifact,) = server.post(
+        "/artifacts/filter",
+        {"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [flow_run_id]}}},
+    )
+    return f"{server.url}/v2/artifacts/artifact/{artifact['id']}"
+
+
 def event_feed_url(server: PrefectServer, resource_id: str) -> str:
     """El Event Feed de la UI v2 desde un evento: la llegada y lo que disparó.
 
@@ -255,18 +264,9 @@ def capture_all(home: Path, port: int) -> dict:
             shots["busqueda-cache.png"],
             tab="Task Runs",
         )
-        comparison = server.post(
-            "/artifacts/filter",
-            {
-                "artifacts": {
-                    "key": {"any_": ["iris-busqueda-modelos"]},
-                    "flow_run_id": {"any_": [searched["id"]]},
-                }
-            },
-        )[0]
         ui_png(
             page,
-            f"{server.url}/v2/artifacts/artifact/{comparison['id']}",
+            artifact_url(server, "iris-busqueda-modelos", searched["id"]),
             "Gana regresion_logistica C=10.0",
             shots["busqueda-artefacto.png"],
         )
@@ -303,18 +303,9 @@ def capture_all(home: Path, port: int) -> dict:
             "Bienvenida, Ana: mesa para 3, por favor.",
             shots["restaurante-grafico.png"],
         )
-        bill = server.post(
-            "/artifacts/filter",
-            {
-                "artifacts": {
-                    "key": {"any_": ["cuenta"]},
-                    "flow_run_id": {"any_": [party["id"]]},
-                }
-            },
-        )[0]
         ui_png(
             page,
-            f"{server.url}/v2/artifacts/artifact/{bill['id']}",
+            artifact_url(server, "cuenta", party["id"]),
             "$25.15",
             shots["restaurante-cuenta.png"],
         )

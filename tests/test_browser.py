@@ -152,6 +152,12 @@ def test_search_run_pages_show_one_task_per_candidate_and_then_cached(
     open_page(page, second, tab="Task Runs")
     visible(page, "(9 Cached)").wait_for()
     assert page.get_by_text("Cached", exact=True).filter(visible=True).count() >= 5
+    open_page(
+        page,
+        capturar.artifact_url(real_server, "iris-busqueda-modelos", search_runs[0]),
+    )
+    visible(page, "exactitud media").wait_for()  # la tabla, con sus columnas
+    visible(page, "Gana ").wait_for()
 
 
 def test_restaurant_run_page_lists_its_subflows(page, real_server, lesson_runs):

@@ -400,10 +400,17 @@ def test_lesson_cache_policy_changes_key_when_the_task_code_changes():
 # ---------------------------------------------------------------------------
 
 
-def lesson_run(server, output: str) -> dict:
-    """La corrida de buscar-modelo cuyo enlace View at imprimió el script."""
+def lesson_run(server, output: str) -> tuple[dict, list[dict]]:
+    """La corrida de buscar-modelo cuyo enlace View at imprimió el script, y sus
+    task runs, esperando a que lleguen las 9 y terminen."""
     run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", output)[1]
-    return server.get(f"/flow_runs/{run_id}")
+    runs = eventually(
+        lambda: server.task_runs(run_id),
+        lambda runs: (
+            len(runs) == 9 and all(t["state_type"] == "COMPLETED" for t in runs)
+        ),
+    )
+    return server.get(f"/flow_runs/{run_id}"), runs
 
 
 @pytest.mark.server
@@ -433,12 +440,8 @@ def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"Connecting to an existing Dask cluster at {dask.address}" in output
-    run = lesson_run(real_server, output)
+    run, runs = lesson_run(real_server, output)
     assert run["state_name"] == "Completed"
-    runs = eventually(
-        lambda: real_server.task_runs(run["id"]),
-        lambda runs: len(runs) == 9 and all(t["state_name"] for t in runs),
-    )
     assert sorted(t["state_name"] for t in runs) == ["Completed"] * 9
     # Las tasks corrieron en los procesos de Dask, no en el del script
     assert finished_evaluations(workers) == 8
@@ -469,13 +472,7 @@ def test_script_with_dask_starts_a_local_cluster_of_processes(real_server):
     )
     assert "The Dask dashboard is available at http://127.0.0.1:" in output
     assert "distributed.worker - INFO" not in output  # solo avisos y errores de Dask
-    run = lesson_run(real_server, output)
-    runs = eventually(
-        lambda: real_server.task_runs(run["id"]),
-        lambda runs: (
-            len(runs) == 9 and all(t["state_type"] == "COMPLETED" for t in runs)
-        ),
-    )
+    run, runs = lesson_run(real_server, output)
     assert run["state_name"] == "Completed"
     assert {t["state_name"] for t in runs} == {"Completed"}
     # Cada resultado, en un archivo por clave de caché en PREFECT_HOME/storage
@@ -525,14 +522,8 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server
     # el flow termina con los 8 candidatos medidos
     assert search.returncode == 0, output
     assert "Ganador: regresion_logistica C=10.0" in output
-    run = lesson_run(real_server, output)
+    run, runs = lesson_run(real_server, output)
     assert run["state_name"] == "Completed"
-    runs = eventually(
-        lambda: real_server.task_runs(run["id"]),
-        lambda runs: (
-            len(runs) == 9 and all(t["state_type"] == "COMPLETED" for t in runs)
-        ),
-    )
     names = {t["name"] for t in runs if t["name"].startswith("Evaluar")}
     assert len(names) == 8 and {t["state_name"] for t in runs} == {"Completed"}
     # Lo que el muerto no llegó a entregar lo midió el otro proceso
