@@ -7,15 +7,18 @@ deployments con los scripts de las lecciones y lo detiene por su PID.
 `DaskCluster` levanta, igual, el clúster de Dask de los comandos del README.
 """
 
+import base64
 import contextlib
 import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -54,9 +57,20 @@ def stop_process(process: subprocess.Popen, first_signal: int) -> None:
 class PrefectServer:
     """Un `prefect server start` propio, con su puerto y su PREFECT_HOME."""
 
-    def __init__(self, home: Path, port: int, set_api_port: bool = True) -> None:
+    def __init__(
+        self,
+        home: Path,
+        port: int,
+        set_api_port: bool = True,
+        auth: str | None = None,
+        **server_env: str,
+    ) -> None:
         self.home = Path(home)
         self.port = port
+        # Variables solo del servidor: la base de datos, la contraseña, ...
+        self.server_env = server_env
+        # "usuario:contraseña" para las consultas de las pruebas a la API
+        self.auth = auth
         # PREFECT_SERVER_API_PORT igual a --port: sin él, la UI llama al 4200
         self.set_api_port = set_api_port
         self.url = f"http://127.0.0.1:{port}"
@@ -75,16 +89,15 @@ class PrefectServer:
         env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
         env["PYTHONUTF8"] = "1"
         env.pop("PREFECT_PROFILE", None)
+        if self.auth:  # el cliente que sabe la contraseña
+            env.setdefault("PREFECT_API_AUTH_STRING", self.auth)
         return env
 
     def start(self, timeout: float = 120) -> "PrefectServer":
         """Iniciar el servidor y esperar a que /api/health responda."""
         self.home.mkdir(parents=True, exist_ok=True)
-        prefect = Path(sys.executable).parent / "prefect"
-        program = (
-            [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
-        )
-        env = self.env()
+        program = self._prefect()
+        env = self.env(**self.server_env)
         if self.set_api_port:
             env["PREFECT_SERVER_API_PORT"] = str(self.port)
         env.pop("PREFECT_API_URL", None)
@@ -118,9 +131,23 @@ class PrefectServer:
         """Lo que el servidor escribió en su terminal hasta ahora."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def _headers(self, csrf: bool = False) -> dict[str, str]:
+        """La contraseña y, para escribir con CSRF activado, un token pedido antes."""
+        if not self.auth:
+            return {}
+        token = base64.b64encode(self.auth.encode()).decode()
+        headers = {"Authorization": f"Basic {token}"}
+        csrf_setting = "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED"
+        if csrf and self.server_env.get(csrf_setting, "").lower() == "true":
+            client = "pruebas"
+            csrf_token = self.get(f"/csrf-token?client={client}")["token"]
+            headers |= {"Prefect-Csrf-Token": csrf_token, "Prefect-Csrf-Client": client}
+        return headers
+
     def get(self, path: str):
         """Leer un recurso de la API REST."""
-        with urllib.request.urlopen(self.api_url + path, timeout=30) as response:
+        request = urllib.request.Request(self.api_url + path, headers=self._headers())
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
     def post(self, path: str, body: dict):
@@ -128,7 +155,7 @@ class PrefectServer:
         request = urllib.request.Request(
             self.api_url + path,
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._headers(csrf=True)},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
@@ -208,6 +235,50 @@ class PrefectServer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{log_path.name}: serve no avisó en {timeout} s")
             time.sleep(0.2)
+
+    @contextlib.contextmanager
+    def workers(self, **extra_env: str):
+        """Los `prefect worker start` del README, cada uno como en su terminal.
+
+        Devuelve {nombre del worker: su proceso}; su salida queda en
+        `worker-<nombre>.log` del PREFECT_HOME. Al salir, Ctrl+C a cada uno.
+        """
+        env = self.env(PREFECT_API_URL=self.api_url, **extra_env)
+        started: dict[str, subprocess.Popen] = {}
+        try:
+            for args in readme_lines("prefect worker start "):
+                name = args[args.index("--name") + 1]
+                with open(self.home / f"worker-{name}.log", "wb") as log:
+                    started[name] = subprocess.Popen(
+                        [*self._prefect(), *args[1:]],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=os.name == "posix",
+                    )
+            deadline = time.monotonic() + 120
+            for name, process in started.items():
+                while f"Worker '{name}' started!" not in self.worker_output(name):
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"El worker {name} no arrancó:\n{self.worker_output(name)}"
+                        )
+                    time.sleep(0.2)
+            yield started
+        finally:
+            for process in started.values():
+                stop_process(process, signal.SIGINT)
+
+    def worker_output(self, name: str) -> str:
+        """Lo que escribió en su terminal el worker `name`."""
+        path = self.home / f"worker-{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    @staticmethod
+    def _prefect() -> list[str]:
+        prefect = Path(sys.executable).parent / "prefect"
+        return [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
 
     def __enter__(self) -> "PrefectServer":
         return self.start()
@@ -343,3 +414,138 @@ class DaskCluster:
     def __exit__(self, *exc_info) -> None:
         for process in reversed(self.processes):
             stop_process(process, signal.SIGTERM)
+
+
+def postgres_bin() -> Path:
+    """La carpeta de los programas de PostgreSQL (la versión más nueva instalada)."""
+    if os.environ.get("POSTGRES_BIN"):
+        return Path(os.environ["POSTGRES_BIN"])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
+    )
+    if not found:
+        raise FileNotFoundError(
+            "No encuentro PostgreSQL: instálalo (apt-get install postgresql) "
+            "o indica su carpeta bin en POSTGRES_BIN."
+        )
+    return found[-1]
+
+
+class PostgresCluster:
+    """Un PostgreSQL de usar y tirar: su carpeta, un puerto libre, solo en 127.0.0.1.
+
+    PostgreSQL no arranca como root: si las pruebas corren como root, sus
+    programas se ejecutan como el usuario `postgres` que crea el paquete de
+    Debian. El superusuario `postgres` entra por el socket sin contraseña; por
+    TCP (127.0.0.1), como Prefect, hace falta la contraseña del usuario.
+    Se detiene con `pg_ctl stop` y, si no responde, por el PID del postmaster.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        # Su propia carpeta en /tmp: el usuario `postgres` no puede entrar en las
+        # carpetas temporales de las pruebas (son solo de quien las creó)
+        self.directory = Path(tempfile.mkdtemp(prefix="postgres-"))
+        self.data = self.directory / "data"
+        self.log_path = self.directory / "postgres.log"
+        self.port = port or free_port()
+        self.bin = postgres_bin()
+
+    def run(self, program: str, *args: str, check: bool = True):
+        """Ejecutar un programa de PostgreSQL (como `postgres` si somos root)."""
+        command = [str(self.bin / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=120, cwd=self.directory
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                f"{program} terminó con {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        return result
+
+    def client_args(self) -> list[str]:
+        """El socket del clúster, para psql y createdb como `sudo -u postgres`."""
+        return ["-h", str(self.directory), "-p", str(self.port), "-U", "postgres"]
+
+    def start(self) -> "PostgresCluster":
+        """Crear el clúster la primera vez e iniciarlo; esperar a que acepte."""
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres")
+        if not self.data.exists():
+            # Por el socket (como `sudo -u postgres`), sin contraseña; por TCP, con
+            # contraseña, como el PostgreSQL de Debian
+            self.run(
+                "initdb",
+                *("-D", str(self.data), "-U", "postgres"),
+                *("--auth-local=trust", "--auth-host=scram-sha-256"),
+            )
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=200"
+        )
+        self.run(
+            "pg_ctl",
+            *("-D", str(self.data), "-l", str(self.log_path), "-o", options),
+            *("-w", "-t", "120", "start"),
+        )
+        return self
+
+    def pid(self) -> int | None:
+        """El PID del postmaster (la primera línea de postmaster.pid)."""
+        pid_file = self.data / "postmaster.pid"
+        if not pid_file.exists():
+            return None
+        return int(pid_file.read_text().split()[0])
+
+    def stop(self) -> None:
+        """Detener el clúster; si `pg_ctl` no puede, matar el postmaster por su PID."""
+        pid = self.pid()
+        if pid is None:
+            return
+        result = self.run(
+            "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False
+        )
+        if result.returncode != 0 and self.pid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def remove(self) -> None:
+        """Detener el clúster y borrar su carpeta."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def url(self, user: str = "prefect", password: str = "prefect") -> str:
+        """La dirección que Prefect usa para conectarse a la base `prefect`."""
+        return f"postgresql+asyncpg://{user}:{password}@127.0.0.1:{self.port}/prefect"
+
+    def create_prefect_database(self) -> None:
+        """El usuario `prefect` (contraseña `prefect`) y su base, como en el README."""
+        for line in readme_postgres_setup():
+            self.run(line[0], *self.client_args(), *line[1:])
+
+    def __enter__(self) -> "PostgresCluster":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+
+def readme_lines(start: str) -> list[list[str]]:
+    """Las líneas de comandos del README que empiezan con `start`, como argumentos."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = re.findall(rf"^{re.escape(start)}.*$", readme, flags=re.MULTILINE)
+    return [shlex.split(line) for line in lines]
+
+
+def readme_postgres_setup() -> list[list[str]]:
+    """Los comandos `sudo -u postgres ...` del README que crean el usuario y la base."""
+    return [line[3:] for line in readme_lines("sudo -u postgres ")]
+
+
+def readme_protected_settings() -> dict[str, str]:
+    """Las variables con que el README abre el servidor con contraseña."""
+    (line,) = readme_lines("PREFECT_SERVER_API_AUTH_STRING=")
+    assert line[-3:] == ["prefect", "server", "start"], line
+    return dict(arg.split("=", 1) for arg in line[:-3])

@@ -25,6 +25,8 @@ from herramientas.servidor import (  # noqa: E402
     PrefectServer,
     free_port,
     quick_start,
+    readme_lines,
+    readme_protected_settings,
     run_lesson,
 )
 
@@ -177,6 +179,8 @@ CAPTURES = {
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
     "corrida-disparada.png": "la corrida de atender-persona creada por el evento",
+    "work-pool-workers.png": "el work pool restaurante con sus dos workers",
+    "servidor-login.png": "la UI de un servidor con contraseña: la página Login",
 }
 
 
@@ -362,6 +366,38 @@ def capture_all(home: Path, port: int) -> dict:
             shots["corrida-disparada.png"],
             tab="Details",
         )
+
+        # Workers: el pool, el deployment y los dos workers del README
+        (create,) = readme_lines("prefect work-pool create ")
+        run_lesson(server, "-m", "prefect", *create[1:])
+        run_lesson(server, "restaurant/desplegar_restaurante.py")
+        with server.workers(RESTAURANTE_ESCALA_TIEMPO="0.2"):
+            run_lesson(
+                server,
+                "restaurant/anunciar_llegada.py",
+                *("--nombre", "Diego", "--personas", "2", "--plato", "Ravioles"),
+            )
+            deadline = time.monotonic() + 120
+            while not any(
+                run["name"] == "atender-Diego" and run["state_name"] == "Completed"
+                for run in server.deployment_runs(arrivals["id"])
+            ):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("Ningún worker atendió a Diego")
+                time.sleep(0.5)
+            ui_png(
+                page,
+                f"{server.url}/v2/work-pools/work-pool/restaurante",
+                "mozo-2",
+                shots["work-pool-workers.png"],
+                tab="Workers",
+            )
+
+        # Un servidor con contraseña, abierto como en el README
+        with PrefectServer(
+            home / "protegido", free_port(), **readme_protected_settings()
+        ) as locked:
+            ui_png(page, f"{locked.url}/v2", "Login", shots["servidor-login.png"])
         chromium_version = browser.version
         browser.close()
 

@@ -11,11 +11,13 @@ import asyncio
 import re
 import sys
 
+import httpx
 from prefect.events import Event
 from prefect.events.clients import get_events_client
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
+from acceso import exit_if_unauthorized
 from grupo import Grupo, describe, party_from_args, party_parser
 from serve_restaurant import ARRIVAL_EVENT
 
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         event_id = asyncio.run(announce(grupo))
+    except httpx.HTTPStatusError as error:
+        exit_if_unauthorized(error)
+        raise
     except (OSError, TimeoutError) as error:  # conexión rechazada o sin respuesta
         print(
             f"No se anunció la llegada de {grupo.nombre}: el servidor "

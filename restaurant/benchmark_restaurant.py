@@ -1,9 +1,12 @@
-"""Medir el restaurante: un turno concurrente frente a atender de a un grupo.
+"""Medir el restaurante: el mismo turno contra SQLite y contra PostgreSQL.
 
-Levanta un servidor temporal de Prefect propio, atiende N grupos con T mesas a
-la vez y uno detrás de otro, y mide cuánto agrega Prefect por task y por
-subflow (síncrono y asíncrono). Uso:
-``python restaurant/benchmark_restaurant.py [--grupos 20] [--escala 0.2]``.
+Levanta un `prefect server start` propio con SQLite (la base por defecto) y
+otro con PostgreSQL (un clúster de usar y tirar, creado con los comandos del
+README), uno después del otro, y en cada uno atiende un grupo solo, un turno de
+N grupos con las 5 mesas y un turno grande; compara cada turno con la cota (lo
+mínimo que puede durar con estas mesas) y mide cuánto cuesta una task y un
+subflow. Necesita PostgreSQL instalado (README, "Hacia producción"). Uso:
+``python restaurant/benchmark_restaurant.py [--grupos 20] [--grande 100]``.
 """
 
 import argparse
@@ -20,16 +23,25 @@ from pathlib import Path
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-benchmark-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.pop("PREFECT_API_URL", None)
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 from prefect import flow, task  # noqa: E402
+from prefect.events.worker import EventsWorker  # noqa: E402
+from prefect.logging.handlers import APILogWorker  # noqa: E402
 from prefect.settings import (  # noqa: E402
+    PREFECT_API_URL,
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     temporary_settings,
 )
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from cocina import TIME_SCALE_VARIABLE, Cocina  # noqa: E402
+from herramientas.servidor import (  # noqa: E402
+    PostgresCluster,
+    PrefectServer,
+    free_port,
+)
 from mesas import TABLES, open_restaurant  # noqa: E402
 from run_restaurant import serve_party  # noqa: E402
 from turno import serve_shift  # noqa: E402
@@ -124,53 +136,114 @@ def time_sync_subflows_without_heartbeat(n: int) -> float:
         return time_sync_subflows(n)
 
 
-def main() -> None:
-    """Medir y mostrar los resultados."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grupos", type=int, default=20)
-    parser.add_argument("--escala", type=float, default=0.2)
-    args = parser.parse_args()
-    if args.grupos < 1 or not 0 <= args.escala <= 10:
-        sys.exit("--grupos debe ser >= 1 y --escala un número entre 0 y 10")
-    os.environ[TIME_SCALE_VARIABLE] = str(args.escala)
-    tables = len(TABLES)
+def measure(server: PrefectServer, parties: list[dict], big: int) -> dict:
+    """Medir contra un servidor: un grupo, el turno, el turno grande, los costos."""
     kitchen = Cocina(prob_quemar=0)
-    parties = arrivals(args.grupos)
-
-    with prefect_test_harness():
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
         asyncio.run(open_restaurant())
         one = statistics.median(
             timed(lambda: asyncio.run(serve_party(parties[0], kitchen)))
             for _ in range(3)
         )
-        shift = timed(lambda: asyncio.run(serve_shift(parties, kitchen)))
-
-        async def one_after_another() -> None:
-            for party in parties:
-                await serve_party(party, kitchen)
-
-        sequential = timed(lambda: asyncio.run(one_after_another()))
+        start = time.perf_counter()
+        shift = asyncio.run(serve_shift(parties, kitchen))
+        shift_seconds = time.perf_counter() - start
+        drain_events()
+        big_parties = arrivals(big)
+        start = time.perf_counter()
+        big_shift = asyncio.run(serve_shift(big_parties, kitchen))
+        big_seconds = time.perf_counter() - start
+        # Las task runs se informan por eventos, en segundo plano: al terminar el
+        # turno todavía quedan eventos por enviar
+        pending = drain_events()
         per_call = asyncio.run(time_async_calls(OVERHEAD_ITEMS))
-        sync_subflow = time_sync_subflows(OVERHEAD_ITEMS)
-        no_heartbeat = time_sync_subflows_without_heartbeat(OVERHEAD_ITEMS)
+        per_call["subflow síncrono"] = time_sync_subflows(OVERHEAD_ITEMS)
+        per_call["ídem, sin heartbeat"] = time_sync_subflows_without_heartbeat(
+            OVERHEAD_ITEMS
+        )
+        drain_events()  # antes de apagar el servidor
+    return {
+        "one": one,
+        "shift": shift_seconds,
+        "shift_errors": len(parties) - len(shift["atendidos"]),
+        "big": big_seconds,
+        "big_errors": big - len(big_shift["atendidos"]),
+        "big_pending": pending,
+        "per_call": per_call,
+    }
+
+
+def drain_events() -> float:
+    """Esperar a que salgan los eventos y logs en cola; devolver cuánto tardó."""
+    start = time.perf_counter()
+    EventsWorker.drain_all()
+    APILogWorker.drain_all()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Medir contra SQLite y contra PostgreSQL y mostrar las dos columnas."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grupos", type=int, default=20)
+    parser.add_argument("--grande", type=int, default=100)
+    parser.add_argument("--escala", type=float, default=0.2)
+    args = parser.parse_args()
+    if args.grupos < 1 or args.grande < 1 or not 0 <= args.escala <= 10:
+        sys.exit("--grupos y --grande deben ser >= 1 y --escala un número entre 0 y 10")
+    os.environ[TIME_SCALE_VARIABLE] = str(args.escala)
+    parties = arrivals(args.grupos)
+    home = Path(os.environ["PREFECT_HOME"])
+    results = {}
+    with PostgresCluster() as postgres:
+        postgres.create_prefect_database()
+        for name, server_env in [
+            ("SQLite", {}),
+            ("PostgreSQL", {"PREFECT_API_DATABASE_CONNECTION_URL": postgres.url()}),
+        ]:
+            print(f"Midiendo contra {name}...", flush=True)
+            with PrefectServer(home / name, free_port(), **server_env) as server:
+                results[name] = measure(server, parties, args.grande)
 
     rounds = lower_bound_rounds(
         [p["personas"] for p in parties], TABLES["asientos"].tolist()
     )
-    print(f"{args.grupos} grupos, {tables} mesas, escala de tiempo {args.escala}")
-    print(f"un grupo solo (mediana de 3):          {one:7.2f} s")
-    print(f"turno concurrente (atender-turno):     {shift:7.2f} s")
-    print(f"uno detrás de otro:                    {sequential:7.2f} s")
-    print(f"cota: {rounds} rondas (por tamaños) × {one:.2f} s: {rounds * one:7.2f} s")
-    print(f"concurrente / cota:                    {shift / (rounds * one):7.2f}")
-    print(f"uno detrás de otro / concurrente:      {sequential / shift:7.2f}")
-    print(f"Costo por llamada, media de {OVERHEAD_ITEMS} (servidor temporal, SQLite):")
-    for name, seconds in [
-        *per_call.items(),
-        ("subflow síncrono", sync_subflow),
-        ("ídem, sin heartbeat", no_heartbeat),
+    big_rounds = lower_bound_rounds(
+        [p["personas"] for p in arrivals(args.grande)], TABLES["asientos"].tolist()
+    )
+    print(
+        f"\n{len(TABLES)} mesas, escala de tiempo {args.escala}, "
+        f"cota del turno de {args.grupos}: {rounds} rondas; "
+        f"del de {args.grande}: {big_rounds} rondas (por tamaños)"
+    )
+    print(f"{'medida':<38}{'SQLite':>12}{'PostgreSQL':>12}")
+
+    def row(label: str, values: list[str]) -> None:
+        print(f"{label:<38}" + "".join(f"{value:>12}" for value in values))
+
+    columns = [results["SQLite"], results["PostgreSQL"]]
+    row("un grupo solo (mediana de 3)", [f"{r['one']:.2f} s" for r in columns])
+    for size, key, count in [
+        (args.grupos, "shift", rounds),
+        (args.grande, "big", big_rounds),
     ]:
-        print(f"  {name:<20}{seconds * 1000:9.1f} ms")
+        row(f"turno de {size} grupos", [f"{r[key]:.2f} s" for r in columns])
+        row(
+            f"  cota: {count} rondas × un grupo",
+            [f"{count * r['one']:.2f} s" for r in columns],
+        )
+        row("  turno / cota", [f"{r[key] / (count * r['one']):.2f}" for r in columns])
+        row("  grupos no atendidos", [str(r[f"{key}_errors"]) for r in columns])
+    row(
+        f"eventos en cola tras el de {args.grande}",
+        [f"{r['big_pending']:.2f} s" for r in columns],
+    )
+    row(
+        f"turno de {args.grupos}: SQLite / PostgreSQL",
+        ["", f"{columns[0]['shift'] / columns[1]['shift']:.2f}"],
+    )
+    print(f"Costo por llamada, media de {OVERHEAD_ITEMS}:")
+    for name in columns[0]["per_call"]:
+        row(f"  {name}", [f"{r['per_call'][name] * 1000:.1f} ms" for r in columns])
 
 
 if __name__ == "__main__":

@@ -12,12 +12,14 @@ import asyncio
 import sys
 import time
 
+import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
+from acceso import exit_if_unauthorized
 from cocina import (
     COOK_RETRIES,
     DEFAULT_KITCHEN,
@@ -248,7 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"No podemos atender a este grupo:\n{describe(error)}", file=sys.stderr)
         return 2
-    result = asyncio.run(open_and_serve(grupo, cocina))
+    try:
+        result = asyncio.run(open_and_serve(grupo, cocina))
+    except httpx.HTTPStatusError as error:
+        exit_if_unauthorized(error)  # un servidor con contraseña: se explica
+        raise
     print(f"\nCuenta de {grupo.nombre}, mesa {result['mesa']}:")
     print(result["cuenta"].to_string(index=False))
     print(f"Total: {money(result['total_centavos'])}")

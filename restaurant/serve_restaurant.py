@@ -11,9 +11,11 @@ Ctrl+C detiene.
 import asyncio
 import sys
 
+import httpx
 from prefect.events import DeploymentEventTrigger
 from prefect.settings import get_current_settings
 
+from acceso import exit_if_unauthorized
 from mesas import open_restaurant
 from run_restaurant import serve_party
 
@@ -40,5 +42,9 @@ if __name__ == "__main__":
         sys.exit(NO_SERVER)  # sale con código 1 y el mensaje en la terminal
     # Las mesas son límites de concurrencia del servidor: valen para todas las
     # corridas, aunque cada una se ejecute en su propio proceso
-    asyncio.run(open_restaurant())
+    try:
+        asyncio.run(open_restaurant())
+    except httpx.HTTPStatusError as error:
+        exit_if_unauthorized(error)  # un servidor con contraseña: se explica
+        raise
     serve_party.serve(name="llegadas", triggers=[arrival_trigger])

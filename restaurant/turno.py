@@ -10,10 +10,12 @@ puede atender se nombra, no se pierde. Funciona sin servidor. Ejecutar con
 import asyncio
 import sys
 
+import httpx
 from prefect import flow, get_run_logger
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
+from acceso import exit_if_unauthorized
 from cocina import DEFAULT_KITCHEN, Cocina
 from grupo import SAMPLE_PARTY, Grupo, describe
 from menu import money
@@ -74,7 +76,11 @@ async def serve_shift(llegadas: list[dict], cocina: Cocina = DEFAULT_KITCHEN) ->
 
 def main() -> int:
     """Atender el turno de ejemplo y mostrar qué mesa tocó a cada grupo."""
-    result = asyncio.run(serve_shift(SAMPLE_SHIFT))
+    try:
+        result = asyncio.run(serve_shift(SAMPLE_SHIFT))
+    except httpx.HTTPStatusError as error:
+        exit_if_unauthorized(error)
+        raise
     for party in result["atendidos"]:
         print(
             f"{party['nombre']}: mesa {party['mesa']}, {money(party['total_centavos'])}"

@@ -82,6 +82,7 @@ LESSONS = [
     "restaurant/turno.py",
     "restaurant/serve_restaurant.py",
     "restaurant/anunciar_llegada.py",
+    "restaurant/desplegar_restaurante.py",
 ]
 
 

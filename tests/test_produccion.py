@@ -1,0 +1,479 @@
+"""Hacia producción: PostgreSQL, workers y un servidor con contraseña, de punta a punta.
+
+Cada prueba levanta lo suyo como lo haría quien aprende con los comandos del
+README: un PostgreSQL de usar y tirar (en un puerto libre, detenido por su PID),
+`prefect server start` sobre él, los workers del README, un servidor con
+contraseña. Necesita PostgreSQL instalado (`.ci/run` lo instala): sin él, las
+pruebas de PostgreSQL se saltan con el motivo, y con CI=true fallan.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+
+from herramientas.servidor import (
+    PostgresCluster,
+    PrefectServer,
+    free_port,
+    postgres_bin,
+    readme_lines,
+    readme_protected_settings,
+)
+from tests.helpers import RESTAURANT_STEPS, ROOT, eventually, prefect_cli, run_script
+
+pytestmark = pytest.mark.server
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_PORT = "5432"  # el puerto de PostgreSQL en los comandos del README
+
+
+def readme_block_after(start: str) -> str:
+    """El bloque de texto que el README muestra después de la línea que empieza
+    con `start`."""
+    (after,) = re.findall(
+        rf"^{re.escape(start)}[^\n]*\n```\n(.*?)```text\n(.*?)```", README, re.M | re.S
+    )
+    return after[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """Un PostgreSQL propio, con el usuario y la base del README."""
+    try:
+        postgres_bin()
+    except FileNotFoundError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{error} (en CI las pruebas de PostgreSQL no se saltan)")
+        pytest.skip(str(error))
+    with PostgresCluster() as cluster:
+        cluster.create_prefect_database()
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def pg_server(postgres, tmp_path_factory):
+    """`prefect server start` sobre PostgreSQL, configurado con la línea del README."""
+    home = tmp_path_factory.mktemp("prefect-postgres")
+    (line,) = readme_lines("prefect config set PREFECT_API_DATABASE_CONNECTION_URL=")
+    setting = line[-1].replace(f":{README_PORT}/", f":{postgres.port}/")
+    assert setting.startswith("PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg")
+    result = run_script(
+        "-m", "prefect", "config", "set", setting, home=home, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    server = PrefectServer(home, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def psql_readme_query(postgres) -> str:
+    """Ejecutar la consulta `psql ...` del README contra el PostgreSQL de la prueba."""
+    (line,) = readme_lines("psql postgresql://")
+    line = [arg.replace(f":{README_PORT}/", f":{postgres.port}/") for arg in line]
+    return postgres.run(*line).stdout
+
+
+def lines_without_spaces(text: str) -> list[str]:
+    return [re.sub(r"\s+", " ", line).strip() for line in text.strip().splitlines()]
+
+
+def test_readme_postgres_setup_keeps_the_party_in_postgres(postgres, pg_server):
+    # La base de PREFECT_HOME sigue sin crearse: el servidor escribe en PostgreSQL
+    assert not (pg_server.home / "prefect.db").exists()
+    result = run_script(
+        "restaurant/run_restaurant.py",
+        home=pg_server.home,
+        api_url=pg_server.api_url,
+        RESTAURANTE_ESCALA_TIEMPO="0",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("Total: $25.15")
+    (run,) = pg_server.flow_runs("atender-persona")
+    assert run["name"] == "atender-Ana" and run["state_name"] == "Completed"
+    tasks = eventually(
+        lambda: pg_server.task_runs(run["id"]),
+        lambda runs: (
+            len(runs) == 9 and {t["state_name"] for t in runs} == {"Completed"}
+        ),
+    )
+    steps = [t["name"].rsplit("-", 1)[0] for t in tasks]
+    assert [s for s in steps if s != "preparar-plato"] == RESTAURANT_STEPS
+    artifacts = pg_server.post(
+        "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    )
+    assert {a["key"] for a in artifacts} == {"cuenta", "ticket"}
+    # La consulta del README, con su salida: las mismas corridas, en PostgreSQL
+    shown = psql_readme_query(postgres)
+    expected = readme_block_after("psql postgresql://")
+    assert lines_without_spaces(shown) == lines_without_spaces(expected)
+    assert not (pg_server.home / "prefect.db").exists()
+
+
+def test_shift_on_postgres_shows_what_the_readme_shows(pg_server):
+    result = run_script(
+        "restaurant/turno.py",
+        home=pg_server.home,
+        api_url=pg_server.api_url,
+        timeout=300,
+        RESTAURANTE_ESCALA_TIEMPO="0",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    block = README.split("$ python restaurant/turno.py\n")[1].split("```")[0]
+    normalized = [re.sub(r"mesa \d+", "mesa N", t) for t in (block, result.stdout)]
+    assert normalized[0] == normalized[1]
+    (shift,) = pg_server.flow_runs("atender-turno")
+    assert shift["state_name"] == "Completed"
+    parties = pg_server.post(
+        "/flow_runs/filter",
+        {"flow_runs": {"parent_flow_run_id": {"any_": [shift["id"]]}}},
+    )
+    assert len(parties) == 5 and {p["state_name"] for p in parties} == {"Completed"}
+
+
+def bad_address_cases(postgres) -> list[tuple[str, str]]:
+    """Direcciones equivocadas y la última línea que el README dice que se ve."""
+    good = postgres.url()
+    return [
+        (
+            good.replace(f":{postgres.port}/", f":{free_port()}/"),
+            "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', ",
+        ),
+        (
+            good.replace("prefect:prefect@", "prefect:otra@"),
+            'password authentication failed for user "prefect"',
+        ),
+        (good.rsplit("/", 1)[0] + "/prefct", 'database "prefct" does not exist'),
+        (
+            good.replace("postgresql+asyncpg://", "postgresql://"),
+            "ModuleNotFoundError: No module named 'psycopg'",
+        ),
+    ]
+
+
+def test_wrong_database_address_stops_the_server_with_the_reason(postgres, tmp_path):
+    for i, (address, reason) in enumerate(bad_address_cases(postgres)):
+        server = PrefectServer(
+            tmp_path / str(i),
+            free_port(),
+            PREFECT_API_DATABASE_CONNECTION_URL=address,
+        )
+        with pytest.raises(RuntimeError) as failed:
+            server.start()
+        output = str(failed.value)
+        assert "Application startup failed. Exiting." in output
+        assert reason in output, output[-2000:]
+        # El README muestra esa misma línea en su tabla de errores
+        assert reason.split(", ")[0].split("('")[0] in README
+
+
+def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server):
+    # Sin el pool, el script de la lección lo dice en lugar de fallar a medias
+    no_pool = run_script(
+        "restaurant/desplegar_restaurante.py",
+        home=pg_server.home,
+        api_url=pg_server.api_url,
+    )
+    assert no_pool.returncode == 1
+    assert no_pool.stderr.startswith(
+        "No se registra el deployment: el work pool 'restaurante' no existe"
+    ), no_pool.stderr
+    assert "prefect work-pool create restaurante --type process" in no_pool.stderr
+    (create,) = readme_lines("prefect work-pool create ")
+    result = prefect_cli(pg_server, *create[1:])
+    assert result.returncode == 0, result.stdout + result.stderr
+    deploy = run_script(
+        "restaurant/desplegar_restaurante.py",
+        home=pg_server.home,
+        api_url=pg_server.api_url,
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    deployment = pg_server.deployment("atender-persona/llegadas")
+    assert deployment["work_pool_name"] == "restaurante"
+    parties = [(f"Seis {i}", "6") for i in range(1, 4)] + [
+        (f"Dos {i}", "2") for i in range(1, 4)
+    ]
+    # Cada grupo tarda unos segundos (escala 0.3): con --limit 2, el primer
+    # worker no puede tomar las seis llegadas, el otro tiene que tomar alguna
+    with pg_server.workers(
+        PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="0.3"
+    ) as workers:
+        assert sorted(workers) == ["mozo-1", "mozo-2"]
+        for name, size in parties:
+            announced = run_script(
+                "restaurant/anunciar_llegada.py",
+                *("--nombre", name, "--personas", size, "--plato", "Limonada"),
+                home=pg_server.home,
+                api_url=pg_server.api_url,
+            )
+            assert announced.returncode == 0, announced.stderr
+        runs = eventually(
+            lambda: pg_server.deployment_runs(deployment["id"]),
+            lambda runs: (
+                len(runs) == len(parties)
+                and all(r["state_type"] == "COMPLETED" for r in runs)
+            ),
+            timeout=300,
+            every=1,
+        )
+        outputs = {name: pg_server.worker_output(name) for name in workers}
+    assert sorted(r["name"] for r in runs) == sorted(f"atender-{n}" for n, _ in parties)
+    assert {r["state_name"] for r in runs} == {"Completed"}
+    by_worker = {}
+    for run in runs:
+        by_worker.setdefault(run["labels"]["prefect.worker.name"], []).append(run)
+    assert sorted(by_worker) == ["mozo-1", "mozo-2"], by_worker.keys()
+    for name, taken in by_worker.items():
+        for run in taken:  # cada worker dice en su terminal qué corrida tomó
+            assert f"Worker '{name}' submitting flow run '{run['id']}'" in outputs[name]
+        # --limit 2: nunca más de dos corridas a la vez en el mismo worker
+        spans = sorted(
+            (time_of(r["start_time"]), time_of(r["end_time"])) for r in taken
+        )
+        for i, (start, _) in enumerate(spans):
+            assert sum(s <= start < e for s, e in spans[:i]) <= 1
+    # La mesa de 6 es una sola: un grupo de 6 se sienta solo después de que el
+    # anterior se despidió (el log de despedida se escribe antes de liberarla)
+    six = [r["id"] for r in runs if r["name"].startswith("atender-Seis")]
+    logs = pg_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": six}}})
+    seated = [log for log in logs if "la más chica es la 5" in log["message"]]
+    left = [log for log in logs if "gracias por venir" in log["message"]]
+    assert len(seated) == len(left) == 3
+    at_table = 0
+    for _, change in sorted(
+        [(log["timestamp"], 1) for log in seated]
+        + [(log["timestamp"], -1) for log in left]
+    ):
+        at_table += change
+        assert at_table <= 1, "dos grupos en la mesa 5 a la vez"
+
+
+def time_of(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+AUTH = "admin:cambia-esta-clave"
+
+
+@pytest.fixture(scope="module")
+def protected_server(tmp_path_factory):
+    """El servidor con contraseña del README (y protección CSRF)."""
+    settings = readme_protected_settings()
+    assert settings["PREFECT_SERVER_API_AUTH_STRING"] == AUTH
+    server = PrefectServer(
+        tmp_path_factory.mktemp("prefect-protegido"), free_port(), **settings
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_protected_server_answers_401_without_the_password(protected_server):
+    import urllib.error
+    import urllib.request
+
+    assert protected_server.get("/health") is True  # sin contraseña, a propósito
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        protected_server.get("/admin/version")
+    assert refused.value.code == 401
+    # Con la contraseña pero sin el token CSRF, escribir o filtrar da 403
+    protected_server.auth = AUTH
+    try:
+        request = urllib.request.Request(
+            f"{protected_server.api_url}/flows/filter",
+            data=b"{}",
+            headers={"Content-Type": "application/json", **protected_server._headers()},
+        )
+        with pytest.raises(urllib.error.HTTPError) as no_token:
+            urllib.request.urlopen(request, timeout=30)
+        assert no_token.value.code == 403
+        assert "Missing CSRF token" in no_token.value.read().decode()
+        assert protected_server.post("/flows/filter", {}) == []  # con el token
+    finally:
+        protected_server.auth = None
+
+
+@pytest.mark.parametrize(
+    "auth, problem",
+    [(None, "no está definida"), ("admin:otra", "no coincide con la del servidor")],
+)
+def test_scripts_explain_a_missing_or_wrong_password_in_spanish(
+    protected_server, auth, problem
+):
+    extra = {"PREFECT_API_AUTH_STRING": auth} if auth else {}
+    for script in ("restaurant/run_restaurant.py", "restaurant/anunciar_llegada.py"):
+        result = run_script(
+            script,
+            home=protected_server.home,
+            api_url=protected_server.api_url,
+            RESTAURANTE_ESCALA_TIEMPO="0",
+            **extra,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(
+            f"El servidor {protected_server.api_url} pide usuario y contraseña "
+            f"(401 Unauthorized):\nPREFECT_API_AUTH_STRING {problem}."
+        ), result.stderr
+    # El README muestra el mensaje sin la variable, con el puerto 4200
+    if auth is None:
+        shown = result.stderr.replace(
+            protected_server.api_url, "http://127.0.0.1:4200/api"
+        )
+        assert readme_block_after("prefect config set PREFECT_API_AUTH_STRING=") == (
+            "$ python restaurant/run_restaurant.py\n" + shown
+        )
+
+
+def test_with_the_readme_password_the_lesson_runs(protected_server):
+    (line,) = readme_lines("prefect config set PREFECT_API_AUTH_STRING=")
+    result = run_script(
+        "-m", "prefect", *line[1:], home=protected_server.home, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lesson = run_script(
+        "restaurant/run_restaurant.py",
+        home=protected_server.home,
+        api_url=protected_server.api_url,
+        unset=("PREFECT_API_AUTH_STRING",),  # la toma del perfil, como quien aprende
+        RESTAURANTE_ESCALA_TIEMPO="0",
+    )
+    assert lesson.returncode == 0, lesson.stdout + lesson.stderr
+    assert lesson.stdout.strip().endswith("Total: $25.15")
+    protected_server.auth = AUTH
+    try:
+        (run,) = protected_server.flow_runs("atender-persona")
+    finally:
+        protected_server.auth = None
+    assert run["state_name"] == "Completed"
+
+
+def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server):
+    from imagenes import capturar
+
+    pytest.importorskip("playwright")
+    if not os.path.exists(capturar.CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"falta Chromium en {capturar.CHROMIUM}")
+        pytest.skip(f"falta Chromium en {capturar.CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = capturar.launch_browser(playwright)
+        page = browser.new_page(viewport=capturar.VIEWPORT)
+        page.set_default_timeout(30_000)
+        page.goto(f"{protected_server.url}/v2/runs")
+        page.wait_for_url(re.compile(r"/v2/login"))
+        field = page.get_by_placeholder("admin:pass")
+        field.fill(AUTH)
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Flow runs").filter(visible=True).first.wait_for()
+        assert "/login" not in page.url
+        browser.close()
+
+
+def test_postgres_stopped_mid_shift_leaves_runs_running_and_tables_held(tmp_path):
+    with PostgresCluster() as cluster:
+        cluster.create_prefect_database()
+        with PrefectServer(
+            tmp_path, free_port(), PREFECT_API_DATABASE_CONNECTION_URL=cluster.url()
+        ) as server:
+            env = server.env(
+                PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="1"
+            )
+            with open(tmp_path / "turno.log", "wb") as log:
+                shift = subprocess.Popen(
+                    [sys.executable, "restaurant/turno.py"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                # Los cinco grupos sentados, comiendo: entonces se corta PostgreSQL
+                eventually(
+                    lambda: server.post("/v2/concurrency_limits/filter", {}),
+                    lambda limits: sum(lim["active_slots"] for lim in limits) == 5,
+                    timeout=120,
+                )
+                cluster.stop()
+                time.sleep(20)
+                cluster.start()
+                assert shift.wait(timeout=300) != 0
+            finally:
+                if shift.poll() is None:
+                    shift.kill()
+            output = (tmp_path / "turno.log").read_text(errors="replace")
+            assert "500 Internal Server Error" in output
+            # Con PostgreSQL de vuelta, el mismo servidor responde sin reiniciarlo
+            parties = server.flow_runs("atender-persona")
+            stuck = [run for run in parties if run["state_type"] == "RUNNING"]
+            assert stuck, [(run["name"], run["state_name"]) for run in parties]
+            held = [
+                lim["name"]
+                for lim in server.post("/v2/concurrency_limits/filter", {})
+                if lim["active_slots"]
+            ]
+            assert held  # hasta que venza su lease
+
+
+def test_killed_worker_leaves_its_party_crashed_and_its_table_free(tmp_path):
+    with PrefectServer(tmp_path, free_port()) as server:
+        (create,) = readme_lines("prefect work-pool create ")
+        assert prefect_cli(server, *create[1:]).returncode == 0
+        deploy = run_script(
+            "restaurant/desplegar_restaurante.py",
+            home=server.home,
+            api_url=server.api_url,
+        )
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        deployment = server.deployment("atender-persona/llegadas")
+        with server.workers(
+            PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="2"
+        ) as workers:
+            announced = run_script(
+                "restaurant/anunciar_llegada.py",
+                *("--nombre", "Ana", "--personas", "6", "--plato", "Ravioles"),
+                home=server.home,
+                api_url=server.api_url,
+            )
+            assert announced.returncode == 0, announced.stderr
+            # Cuando Ana ya está sentada en la mesa 5, se mata a su worker
+            (run,) = eventually(
+                lambda: server.deployment_runs(deployment["id"]),
+                lambda runs: runs and runs[0]["state_name"] == "Running",
+                timeout=120,
+            )
+            eventually(
+                lambda: server.post("/v2/concurrency_limits/filter", {}),
+                lambda limits: any(lim["active_slots"] for lim in limits),
+                timeout=60,
+            )
+            worker = workers[run["labels"]["prefect.worker.name"]]
+            os.killpg(worker.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            final = eventually(
+                lambda: server.get(f"/flow_runs/{run['id']}"),
+                lambda found: found["state_type"] != "RUNNING",
+                timeout=120,
+                every=0.5,
+            )
+            limits = eventually(
+                lambda: server.post("/v2/concurrency_limits/filter", {}),
+                lambda limits: not any(lim["active_slots"] for lim in limits),
+                timeout=60,
+                every=0.5,
+            )
+            freed = time.monotonic() - killed
+    print(f"mesa libre {freed:.1f} s después de matar al worker: {final['state']}")
+    assert final["state_name"] == "Crashed", final["state"]
+    assert not any(lim["active_slots"] for lim in limits)
