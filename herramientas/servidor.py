@@ -63,10 +63,12 @@ class PrefectServer:
         port: int,
         set_api_port: bool = True,
         auth: str | None = None,
+        host: str | None = None,
         **server_env: str,
     ) -> None:
         self.home = Path(home)
         self.port = port
+        self.host = host  # --host: dónde escucha (127.0.0.1 si no se dice)
         # Variables solo del servidor: la base de datos, la contraseña, ...
         self.server_env = server_env
         # "usuario:contraseña" para las consultas de las pruebas a la API
@@ -81,6 +83,8 @@ class PrefectServer:
     def command(self) -> list[str]:
         """El comando que escribe quien aprende (con --port si no es el 4200)."""
         args = ["prefect", "server", "start"]
+        if self.host:
+            args += ["--host", self.host]
         return args if self.port == 4200 else [*args, "--port", str(self.port)]
 
     def env(self, **extra: str) -> dict[str, str]:

@@ -198,7 +198,7 @@ def main() -> None:
         postgres.create_prefect_database()
         for name, server_env in [
             ("SQLite", {}),
-            ("PostgreSQL", {"PREFECT_API_DATABASE_CONNECTION_URL": postgres.url()}),
+            ("PostgreSQL", {"PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres.url()}),
         ]:
             print(f"Midiendo contra {name}...", flush=True)
             with PrefectServer(home / name, free_port(), **server_env) as server:

@@ -10,9 +10,12 @@ pruebas de PostgreSQL se saltan con el motivo, y con CI=true fallan.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime
 
 import pytest
@@ -59,9 +62,11 @@ def postgres():
 def pg_server(postgres, tmp_path_factory):
     """`prefect server start` sobre PostgreSQL, configurado con la línea del README."""
     home = tmp_path_factory.mktemp("prefect-postgres")
-    (line,) = readme_lines("prefect config set PREFECT_API_DATABASE_CONNECTION_URL=")
+    (line,) = readme_lines("prefect config set PREFECT_SERVER_DATABASE_CONNECTION_URL=")
     setting = line[-1].replace(f":{README_PORT}/", f":{postgres.port}/")
-    assert setting.startswith("PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg")
+    assert setting.startswith(
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL=postgresql+asyncpg"
+    )
     result = run_script(
         "-m", "prefect", "config", "set", setting, home=home, timeout=120
     )
@@ -115,6 +120,16 @@ def test_readme_postgres_setup_keeps_the_party_in_postgres(postgres, pg_server):
     expected = readme_block_after("psql postgresql://")
     assert lines_without_spaces(shown) == lines_without_spaces(expected)
     assert not (pg_server.home / "prefect.db").exists()
+    # La línea del README que vuelve a SQLite quita la variable del perfil
+    (unset,) = readme_lines(
+        "prefect config unset PREFECT_SERVER_DATABASE_CONNECTION_URL"
+    )
+    view = ["-m", "prefect", "config", "view", "--show-secrets"]
+    before = run_script(*view, home=pg_server.home, timeout=120).stdout
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" in before
+    assert run_script("-m", *unset, home=pg_server.home, timeout=120).returncode == 0
+    after = run_script(*view, home=pg_server.home, timeout=120).stdout
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in after
 
 
 def test_shift_on_postgres_shows_what_the_readme_shows(pg_server):
@@ -163,7 +178,7 @@ def test_wrong_database_address_stops_the_server_with_the_reason(postgres, tmp_p
         server = PrefectServer(
             tmp_path / str(i),
             free_port(),
-            PREFECT_API_DATABASE_CONNECTION_URL=address,
+            PREFECT_SERVER_DATABASE_CONNECTION_URL=address,
         )
         with pytest.raises(RuntimeError) as failed:
             server.start()
@@ -278,9 +293,6 @@ def protected_server(tmp_path_factory):
 
 
 def test_protected_server_answers_401_without_the_password(protected_server):
-    import urllib.error
-    import urllib.request
-
     assert protected_server.get("/health") is True  # sin contraseña, a propósito
     with pytest.raises(urllib.error.HTTPError) as refused:
         protected_server.get("/admin/version")
@@ -374,10 +386,15 @@ def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server
         page.goto(f"{protected_server.url}/v2/runs")
         page.wait_for_url(re.compile(r"/v2/login"))
         field = page.get_by_placeholder("admin:pass")
+        field.fill("admin:otra")  # con otra clave, no entra
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_timeout(3000)
+        assert "/login" in page.url
         field.fill(AUTH)
         page.get_by_role("button", name="Login").click()
-        page.get_by_text("Flow runs").filter(visible=True).first.wait_for()
-        assert "/login" not in page.url
+        # Entra: sale de /login y aparece el menú de la UI
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.get_by_role("link", name="Work Pools").first.wait_for()
         browser.close()
 
 
@@ -385,7 +402,7 @@ def test_postgres_stopped_mid_shift_leaves_runs_running_and_tables_held(tmp_path
     with PostgresCluster() as cluster:
         cluster.create_prefect_database()
         with PrefectServer(
-            tmp_path, free_port(), PREFECT_API_DATABASE_CONNECTION_URL=cluster.url()
+            tmp_path, free_port(), PREFECT_SERVER_DATABASE_CONNECTION_URL=cluster.url()
         ) as server:
             env = server.env(
                 PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="1"
@@ -477,3 +494,49 @@ def test_killed_worker_leaves_its_party_crashed_and_its_table_free(tmp_path):
     print(f"mesa libre {freed:.1f} s después de matar al worker: {final['state']}")
     assert final["state_name"] == "Crashed", final["state"]
     assert not any(lim["active_slots"] for lim in limits)
+
+
+def this_machine_address() -> str | None:
+    """La dirección de esta máquina en su red (no 127.0.0.1), si tiene una."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))  # no envía nada: solo elige la interfaz
+        except OSError:
+            return None
+        address = sock.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.parametrize("protected", [False, True])
+def test_server_on_all_interfaces_is_open_to_the_network_unless_protected(
+    tmp_path, protected
+):
+    address = this_machine_address()
+    if address is None:
+        pytest.skip("esta máquina no tiene otra dirección que 127.0.0.1")
+    settings = readme_protected_settings() if protected else {}
+    with PrefectServer(tmp_path, free_port(), host="0.0.0.0", **settings) as server:
+        # Desde "otra máquina": la dirección de red de esta, no 127.0.0.1
+        request = urllib.request.Request(
+            f"http://{address}:{server.port}/api/flows/filter",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        if protected:
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused.value.code in (401, 403)
+        else:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200  # nadie pidió contraseña
+
+
+def test_default_server_is_not_reachable_from_the_network(real_server):
+    address = this_machine_address()
+    if address is None:
+        pytest.skip("esta máquina no tiene otra dirección que 127.0.0.1")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(
+            f"http://{address}:{real_server.port}/api/health", timeout=10
+        )
