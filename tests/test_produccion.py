@@ -540,3 +540,47 @@ def test_default_server_is_not_reachable_from_the_network(real_server):
         urllib.request.urlopen(
             f"http://{address}:{real_server.port}/api/health", timeout=10
         )
+
+
+def test_workers_of_the_protected_server_need_the_password(protected_server, tmp_path):
+    (create,) = readme_lines("prefect work-pool create ")
+    # Sin la clave (otro PREFECT_HOME, sin perfil), la CLI recibe el 401
+    refused = run_script(
+        "-m", *create, home=tmp_path, api_url=protected_server.api_url, timeout=120
+    )
+    assert refused.returncode != 0
+    assert "401" in refused.stdout + refused.stderr
+    protected_server.auth = AUTH  # desde aquí, cada proceso con PREFECT_API_AUTH_STRING
+    try:
+        env = {"PREFECT_API_AUTH_STRING": AUTH}
+        pool = run_script(
+            "-m", *create, home=tmp_path, api_url=protected_server.api_url, **env
+        )
+        assert pool.returncode == 0, pool.stdout + pool.stderr
+        deploy = run_script(
+            "restaurant/desplegar_restaurante.py",
+            home=tmp_path,
+            api_url=protected_server.api_url,
+            **env,
+        )
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        deployment = protected_server.deployment("atender-persona/llegadas")
+        with protected_server.workers(
+            PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="0"
+        ):
+            announced = run_script(
+                "restaurant/anunciar_llegada.py",
+                home=tmp_path,
+                api_url=protected_server.api_url,
+                **env,
+            )
+            assert announced.returncode == 0, announced.stderr
+            (run,) = eventually(
+                lambda: protected_server.deployment_runs(deployment["id"]),
+                lambda runs: runs and runs[0]["state_type"] == "COMPLETED",
+                timeout=120,
+            )
+        assert run["name"] == "atender-Ana"
+        assert run["labels"]["prefect.worker.name"] in ("mozo-1", "mozo-2")
+    finally:
+        protected_server.auth = None
