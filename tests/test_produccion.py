@@ -28,7 +28,7 @@ from herramientas.servidor import (
     readme_lines,
     readme_protected_settings,
 )
-from tests.helpers import RESTAURANT_STEPS, ROOT, eventually, prefect_cli, run_script
+from tests.helpers import RESTAURANT_STEPS, ROOT, eventually, run_script
 
 pytestmark = pytest.mark.server
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -189,6 +189,31 @@ def test_wrong_database_address_stops_the_server_with_the_reason(postgres, tmp_p
         assert reason.split(", ")[0].split("('")[0] in README
 
 
+def deploy_to_the_pool(server, home=None, **env) -> dict:
+    """Los dos comandos del README: crear el pool y registrar en él el deployment."""
+    (create,) = readme_lines("prefect work-pool create ")
+    for args in (["-m", *create], ["restaurant/desplegar_restaurante.py"]):
+        result = run_script(
+            *args, home=home or server.home, api_url=server.api_url, **env
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    deployment = server.deployment("atender-persona/llegadas")
+    assert deployment["work_pool_name"] == "restaurante"
+    return deployment
+
+
+def announce(server, *args: str, home=None, **env) -> None:
+    """Anunciar una llegada con el script de la lección."""
+    result = run_script(
+        "restaurant/anunciar_llegada.py",
+        *args,
+        home=home or server.home,
+        api_url=server.api_url,
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server):
     # Sin el pool, el script de la lección lo dice en lugar de fallar a medias
     no_pool = run_script(
@@ -201,17 +226,7 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
         "No se registra el deployment: el work pool 'restaurante' no existe"
     ), no_pool.stderr
     assert "prefect work-pool create restaurante --type process" in no_pool.stderr
-    (create,) = readme_lines("prefect work-pool create ")
-    result = prefect_cli(pg_server, *create[1:])
-    assert result.returncode == 0, result.stdout + result.stderr
-    deploy = run_script(
-        "restaurant/desplegar_restaurante.py",
-        home=pg_server.home,
-        api_url=pg_server.api_url,
-    )
-    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    deployment = pg_server.deployment("atender-persona/llegadas")
-    assert deployment["work_pool_name"] == "restaurante"
+    deployment = deploy_to_the_pool(pg_server)
     parties = [(f"Seis {i}", "6") for i in range(1, 4)] + [
         (f"Dos {i}", "2") for i in range(1, 4)
     ]
@@ -222,13 +237,9 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
     ) as workers:
         assert sorted(workers) == ["mozo-1", "mozo-2"]
         for name, size in parties:
-            announced = run_script(
-                "restaurant/anunciar_llegada.py",
-                *("--nombre", name, "--personas", size, "--plato", "Limonada"),
-                home=pg_server.home,
-                api_url=pg_server.api_url,
+            announce(
+                pg_server, "--nombre", name, "--personas", size, "--plato", "Limonada"
             )
-            assert announced.returncode == 0, announced.stderr
         runs = eventually(
             lambda: pg_server.deployment_runs(deployment["id"]),
             lambda runs: (
@@ -445,25 +456,13 @@ def test_postgres_stopped_mid_shift_leaves_runs_running_and_tables_held(tmp_path
 
 def test_killed_worker_leaves_its_party_crashed_and_its_table_free(tmp_path):
     with PrefectServer(tmp_path, free_port()) as server:
-        (create,) = readme_lines("prefect work-pool create ")
-        assert prefect_cli(server, *create[1:]).returncode == 0
-        deploy = run_script(
-            "restaurant/desplegar_restaurante.py",
-            home=server.home,
-            api_url=server.api_url,
-        )
-        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-        deployment = server.deployment("atender-persona/llegadas")
+        deployment = deploy_to_the_pool(server)
         with server.workers(
             PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="2"
         ) as workers:
-            announced = run_script(
-                "restaurant/anunciar_llegada.py",
-                *("--nombre", "Ana", "--personas", "6", "--plato", "Ravioles"),
-                home=server.home,
-                api_url=server.api_url,
+            announce(
+                server, "--nombre", "Ana", "--personas", "6", "--plato", "Ravioles"
             )
-            assert announced.returncode == 0, announced.stderr
             # Cuando Ana ya está sentada en la mesa 5, se mata a su worker
             (run,) = eventually(
                 lambda: server.deployment_runs(deployment["id"]),
@@ -553,28 +552,11 @@ def test_workers_of_the_protected_server_need_the_password(protected_server, tmp
     protected_server.auth = AUTH  # desde aquí, cada proceso con PREFECT_API_AUTH_STRING
     try:
         env = {"PREFECT_API_AUTH_STRING": AUTH}
-        pool = run_script(
-            "-m", *create, home=tmp_path, api_url=protected_server.api_url, **env
-        )
-        assert pool.returncode == 0, pool.stdout + pool.stderr
-        deploy = run_script(
-            "restaurant/desplegar_restaurante.py",
-            home=tmp_path,
-            api_url=protected_server.api_url,
-            **env,
-        )
-        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-        deployment = protected_server.deployment("atender-persona/llegadas")
+        deployment = deploy_to_the_pool(protected_server, tmp_path, **env)
         with protected_server.workers(
             PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="0"
         ):
-            announced = run_script(
-                "restaurant/anunciar_llegada.py",
-                home=tmp_path,
-                api_url=protected_server.api_url,
-                **env,
-            )
-            assert announced.returncode == 0, announced.stderr
+            announce(protected_server, home=tmp_path, **env)
             (run,) = eventually(
                 lambda: protected_server.deployment_runs(deployment["id"]),
                 lambda runs: runs and runs[0]["state_type"] == "COMPLETED",
