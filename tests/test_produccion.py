@@ -7,6 +7,7 @@ contraseña. Necesita PostgreSQL instalado (`.ci/run` lo instala): sin él, las
 pruebas de PostgreSQL se saltan con el motivo, y con CI=true fallan.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -250,6 +251,13 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
             every=1,
         )
         outputs = {name: pg_server.worker_output(name) for name in workers}
+        # La UI: Work Pools → restaurante → Workers, los dos en Online
+        with chromium_page() as page:
+            page.goto(f"{pg_server.url}/v2/work-pools/work-pool/restaurante")
+            page.get_by_role("tab", name="Workers").click()
+            for name in ("mozo-1", "mozo-2"):
+                row = page.get_by_role("row").filter(has_text=name)
+                row.get_by_text("Online").wait_for()
     assert sorted(r["name"] for r in runs) == sorted(f"atender-{n}" for n, _ in parties)
     assert {r["state_name"] for r in runs} == {"Completed"}
     by_worker = {}
@@ -380,20 +388,34 @@ def test_with_the_readme_password_the_lesson_runs(protected_server):
     assert run["state_name"] == "Completed"
 
 
-def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server):
+@contextlib.contextmanager
+def chromium_page():
+    """Una página de Chromium; sin Chromium la prueba se salta (con CI=true, falla)."""
     from imagenes import capturar
 
-    pytest.importorskip("playwright")
-    if not os.path.exists(capturar.CHROMIUM):
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "falta playwright: pip install -r requirements-dev.txt"
+    if reason is None and not os.path.exists(capturar.CHROMIUM):
+        reason = f"falta Chromium en {capturar.CHROMIUM}: apt-get install chromium"
+    if reason:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"falta Chromium en {capturar.CHROMIUM}")
-        pytest.skip(f"falta Chromium en {capturar.CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
+            pytest.fail(f"{reason} (en CI las pruebas del navegador no se saltan)")
+        pytest.skip(reason)
     with sync_playwright() as playwright:
         browser = capturar.launch_browser(playwright)
         page = browser.new_page(viewport=capturar.VIEWPORT)
         page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server):
+    with chromium_page() as page:
         page.goto(f"{protected_server.url}/v2/runs")
         page.wait_for_url(re.compile(r"/v2/login"))
         field = page.get_by_placeholder("admin:pass")
@@ -406,7 +428,6 @@ def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server
         # Entra: sale de /login y aparece el menú de la UI
         page.wait_for_url(lambda url: "/login" not in url)
         page.get_by_role("link", name="Work Pools").first.wait_for()
-        browser.close()
 
 
 def test_postgres_stopped_mid_shift_leaves_runs_running_and_tables_held(tmp_path):
