@@ -352,9 +352,8 @@ README_DASK_PORT = "8786"  # el puerto de los comandos de Dask del README
 
 def readme_dask_command(program: str) -> list[str]:
     """El comando `dask scheduler` o `dask worker` del README, como argumentos."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (line,) = re.findall(rf"^dask {program} .*$", readme, flags=re.MULTILINE)
-    return shlex.split(line)[1:]
+    (line,) = readme_lines(f"dask {program} ")
+    return line[1:]
 
 
 class DaskCluster:

@@ -140,6 +140,17 @@ def event_feed_url(server: PrefectServer, resource_id: str) -> str:
     return f"{server.url}/v2/events?{query}"
 
 
+def wait_for_arrival(server: PrefectServer, deployment_id: str, nombre: str) -> dict:
+    """Esperar a que la corrida que creó la llegada de `nombre` termine bien."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for run in server.deployment_runs(deployment_id, f"atender-{nombre}"):
+            if run["state_name"] == "Completed":
+                return run
+        time.sleep(0.5)
+    raise TimeoutError(f"La llegada de {nombre} no terminó en una corrida Completed")
+
+
 def wait_for_state(
     server: PrefectServer, flow_run_name: str, prefix: str, state: str
 ) -> dict:
@@ -338,14 +349,7 @@ def capture_all(home: Path, port: int) -> dict:
                 "--plato",
                 "Limonada",
             )
-            deadline = time.monotonic() + 120
-            while True:
-                (triggered, *_) = server.deployment_runs(arrivals["id"]) or [None]
-                if triggered and triggered["state_name"] == "Completed":
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError("La llegada de Carla no creó una corrida")
-                time.sleep(0.5)
+            triggered = wait_for_arrival(server, arrivals["id"], "Carla")
         ui_png(
             page,
             f"{server.url}/v2/automations",
@@ -377,14 +381,7 @@ def capture_all(home: Path, port: int) -> dict:
                 "restaurant/anunciar_llegada.py",
                 *("--nombre", "Diego", "--personas", "2", "--plato", "Ravioles"),
             )
-            deadline = time.monotonic() + 120
-            while not any(
-                run["name"] == "atender-Diego" and run["state_name"] == "Completed"
-                for run in server.deployment_runs(arrivals["id"])
-            ):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("Ningún worker atendió a Diego")
-                time.sleep(0.5)
+            wait_for_arrival(server, arrivals["id"], "Diego")
             ui_png(
                 page,
                 f"{server.url}/v2/work-pools/work-pool/restaurante",

@@ -1,9 +1,12 @@
 """Ayudas de las pruebas: ejecutar los scripts y leer lo que quedó en Prefect."""
 
+import contextlib
 import os
 import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from herramientas.servidor import run_python
 
@@ -91,3 +94,46 @@ def task_runs(client, flow_run_id, expected: int = 0):
             len(runs) >= expected and all(t.state and t.state.is_final() for t in runs)
         ),
     )
+
+
+def announce(server, *args: str, home: Path | None = None, **extra_env: str):
+    """Anunciar una llegada con el script de la lección, contra un servidor real."""
+    result = run_script(
+        "restaurant/anunciar_llegada.py",
+        *args,
+        home=home or server.home,
+        api_url=server.api_url,
+        **extra_env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def normalized_tables(text: str) -> str:
+    """Quitar el número de mesa, que depende de quién llegó antes a cada una."""
+    return re.sub(r"mesa \d+", "mesa N", text)
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    """Abrir el Chromium del sistema. Sin Chromium o sin playwright, la prueba se
+    salta con el motivo; con CI=true falla, para que CI nunca pase saltándola."""
+    from imagenes import capturar
+
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "falta playwright: pip install -r requirements-dev.txt"
+    if reason is None and not Path(capturar.CHROMIUM).exists():
+        reason = f"falta Chromium en {capturar.CHROMIUM}: apt-get install chromium"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (en CI las pruebas del navegador no se saltan)")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = capturar.launch_browser(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -5,16 +5,20 @@ fallan, para que CI nunca pase saltándolas.
 """
 
 import json
-import os
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 import buscar_modelo
 from imagenes import capturar
-from tests.helpers import eventually, prefect_cli, quick_start_link, run_script
+from tests.helpers import (
+    chromium_browser,
+    eventually,
+    prefect_cli,
+    quick_start_link,
+    run_script,
+)
 
 pytestmark = pytest.mark.server
 
@@ -22,21 +26,8 @@ pytestmark = pytest.mark.server
 @pytest.fixture(scope="module")
 def browser():
     """Abrir Chromium una vez para este módulo."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "falta playwright: pip install -r requirements-dev.txt"
-    if reason is None and not Path(capturar.CHROMIUM).exists():
-        reason = f"falta Chromium en {capturar.CHROMIUM}: apt-get install chromium"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (en CI las pruebas del navegador no se saltan)")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = capturar.launch_browser(playwright)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -29,7 +29,15 @@ from herramientas.servidor import (
     readme_lines,
     readme_protected_settings,
 )
-from tests.helpers import RESTAURANT_STEPS, ROOT, eventually, run_script
+from tests.helpers import (
+    RESTAURANT_STEPS,
+    ROOT,
+    announce,
+    chromium_browser,
+    eventually,
+    normalized_tables,
+    run_script,
+)
 
 pytestmark = pytest.mark.server
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -143,8 +151,7 @@ def test_shift_on_postgres_shows_what_the_readme_shows(pg_server):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     block = README.split("$ python restaurant/turno.py\n")[1].split("```")[0]
-    normalized = [re.sub(r"mesa \d+", "mesa N", t) for t in (block, result.stdout)]
-    assert normalized[0] == normalized[1]
+    assert normalized_tables(block) == normalized_tables(result.stdout)
     (shift,) = pg_server.flow_runs("atender-turno")
     assert shift["state_name"] == "Completed"
     parties = pg_server.post(
@@ -203,18 +210,6 @@ def deploy_to_the_pool(server, home=None, **env) -> dict:
     return deployment
 
 
-def announce(server, *args: str, home=None, **env) -> None:
-    """Anunciar una llegada con el script de la lección."""
-    result = run_script(
-        "restaurant/anunciar_llegada.py",
-        *args,
-        home=home or server.home,
-        api_url=server.api_url,
-        **env,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server):
     # Sin el pool, el script de la lección lo dice en lugar de fallar a medias
     no_pool = run_script(
@@ -267,6 +262,8 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
     for name, taken in by_worker.items():
         for run in taken:  # cada worker dice en su terminal qué corrida tomó
             assert f"Worker '{name}' submitting flow run '{run['id']}'" in outputs[name]
+        # y que antes de cada corrida se cambió a la carpeta del código (from_source)
+        assert "Executing deployment step: set_working_directory" in outputs[name]
         # --limit 2: nunca más de dos corridas a la vez en el mismo worker
         spans = sorted(
             (time_of(r["start_time"]), time_of(r["end_time"])) for r in taken
@@ -390,28 +387,13 @@ def test_with_the_readme_password_the_lesson_runs(protected_server):
 
 @contextlib.contextmanager
 def chromium_page():
-    """Una página de Chromium; sin Chromium la prueba se salta (con CI=true, falla)."""
+    """Una página de Chromium del tamaño de las capturas."""
     from imagenes import capturar
 
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "falta playwright: pip install -r requirements-dev.txt"
-    if reason is None and not os.path.exists(capturar.CHROMIUM):
-        reason = f"falta Chromium en {capturar.CHROMIUM}: apt-get install chromium"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (en CI las pruebas del navegador no se saltan)")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = capturar.launch_browser(playwright)
+    with chromium_browser() as browser:
         page = browser.new_page(viewport=capturar.VIEWPORT)
         page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+        yield page
 
 
 def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server):

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import re
 import time
 from collections import Counter
 
@@ -28,7 +27,14 @@ from cuenta import dish_list, ticket_markdown
 from grupo import SAMPLE_PARTY, Grupo, describe
 from menu import MENU, load_menu, money
 from mesas import TABLES, TablesNotOpen, open_restaurant, release_table, take_table
-from tests.helpers import RESTAURANT_STEPS, ROOT, flush_logs, run_script, task_runs
+from tests.helpers import (
+    RESTAURANT_STEPS,
+    ROOT,
+    flush_logs,
+    normalized_tables,
+    run_script,
+    task_runs,
+)
 from turno import SAMPLE_SHIFT, serve_shift
 
 NO_BURNS = Cocina(prob_quemar=0)
@@ -580,11 +586,6 @@ def test_script_tells_the_story_and_ends_with_the_bill(
     assert output.count("Beginning subflow run 'preparar-Ana-") == 3
     expected = sum(MENU.loc[d, "precio_centavos"] for d in SAMPLE_PARTY["pedido"])
     assert result.stdout.rstrip().endswith(f"Total: {money(expected)}")
-
-
-def normalized_tables(text: str) -> str:
-    """Quitar el número de mesa, que depende de quién llegó antes a cada una."""
-    return re.sub(r"mesa \d+", "mesa N", text)
 
 
 @pytest.mark.server

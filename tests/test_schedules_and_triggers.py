@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.helpers import ROOT, eventually, prefect_cli, run_script
+from tests.helpers import ROOT, announce, eventually, prefect_cli, run_script
 
 pytestmark = pytest.mark.server
 POLL_SECONDS = "1"
@@ -21,18 +21,6 @@ POLL_SECONDS = "1"
 def serving(server, script: str):
     """Servir el deployment de una lección con el restaurante sin esperas."""
     return server.serving(script, RESTAURANTE_ESCALA_TIEMPO="0")
-
-
-def announce(server, *args: str):
-    """Anunciar una llegada con el script de la lección, contra el servidor real."""
-    result = run_script(
-        "restaurant/anunciar_llegada.py",
-        *args,
-        home=server.home,
-        api_url=server.api_url,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 def finished(runs: list[dict]) -> bool:
