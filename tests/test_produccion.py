@@ -246,44 +246,51 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
             every=1,
         )
         outputs = {name: pg_server.worker_output(name) for name in workers}
-        # La UI: Work Pools → restaurante → Workers, los dos en Online
+        assert sorted(r["name"] for r in runs) == sorted(
+            f"atender-{n}" for n, _ in parties
+        )
+        assert {r["state_name"] for r in runs} == {"Completed"}
+        by_worker = {}
+        for run in runs:
+            by_worker.setdefault(run["labels"]["prefect.worker.name"], []).append(run)
+        assert sorted(by_worker) == ["mozo-1", "mozo-2"], by_worker.keys()
+        for name, taken in by_worker.items():
+            for run in taken:  # cada worker dice en su terminal qué corrida tomó
+                assert (
+                    f"Worker '{name}' submitting flow run '{run['id']}'"
+                    in outputs[name]
+                )
+            # y que antes de cada corrida fue a la carpeta del código (from_source)
+            assert "Executing deployment step: set_working_directory" in outputs[name]
+            # --limit 2: nunca más de dos corridas a la vez en el mismo worker
+            spans = sorted(
+                (time_of(r["start_time"]), time_of(r["end_time"])) for r in taken
+            )
+            for i, (start, _) in enumerate(spans):
+                assert sum(s <= start < e for s, e in spans[:i]) <= 1
+        # La mesa de 6 es una sola: un grupo de 6 se sienta solo después de que el
+        # anterior se despidió (el log de despedida se escribe antes de liberarla)
+        six = [r["id"] for r in runs if r["name"].startswith("atender-Seis")]
+        logs = pg_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": six}}})
+        seated = [log for log in logs if "la más chica es la 5" in log["message"]]
+        left = [log for log in logs if "gracias por venir" in log["message"]]
+        assert len(seated) == len(left) == 3
+        at_table = 0
+        for _, change in sorted(
+            [(log["timestamp"], 1) for log in seated]
+            + [(log["timestamp"], -1) for log in left]
+        ):
+            at_table += change
+            assert at_table <= 1, "dos grupos en la mesa 5 a la vez"
+
+        # La UI, al final (sin Chromium se salta, con lo demás ya probado):
+        # Work Pools → restaurante → Workers, los dos en Online
         with chromium_page() as page:
             page.goto(f"{pg_server.url}/v2/work-pools/work-pool/restaurante")
             page.get_by_role("tab", name="Workers").click()
             for name in ("mozo-1", "mozo-2"):
                 row = page.get_by_role("row").filter(has_text=name)
                 row.get_by_text("Online").wait_for()
-    assert sorted(r["name"] for r in runs) == sorted(f"atender-{n}" for n, _ in parties)
-    assert {r["state_name"] for r in runs} == {"Completed"}
-    by_worker = {}
-    for run in runs:
-        by_worker.setdefault(run["labels"]["prefect.worker.name"], []).append(run)
-    assert sorted(by_worker) == ["mozo-1", "mozo-2"], by_worker.keys()
-    for name, taken in by_worker.items():
-        for run in taken:  # cada worker dice en su terminal qué corrida tomó
-            assert f"Worker '{name}' submitting flow run '{run['id']}'" in outputs[name]
-        # y que antes de cada corrida se cambió a la carpeta del código (from_source)
-        assert "Executing deployment step: set_working_directory" in outputs[name]
-        # --limit 2: nunca más de dos corridas a la vez en el mismo worker
-        spans = sorted(
-            (time_of(r["start_time"]), time_of(r["end_time"])) for r in taken
-        )
-        for i, (start, _) in enumerate(spans):
-            assert sum(s <= start < e for s, e in spans[:i]) <= 1
-    # La mesa de 6 es una sola: un grupo de 6 se sienta solo después de que el
-    # anterior se despidió (el log de despedida se escribe antes de liberarla)
-    six = [r["id"] for r in runs if r["name"].startswith("atender-Seis")]
-    logs = pg_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": six}}})
-    seated = [log for log in logs if "la más chica es la 5" in log["message"]]
-    left = [log for log in logs if "gracias por venir" in log["message"]]
-    assert len(seated) == len(left) == 3
-    at_table = 0
-    for _, change in sorted(
-        [(log["timestamp"], 1) for log in seated]
-        + [(log["timestamp"], -1) for log in left]
-    ):
-        at_table += change
-        assert at_table <= 1, "dos grupos en la mesa 5 a la vez"
 
 
 def time_of(stamp: str) -> float:
