@@ -47,4 +47,8 @@ if __name__ == "__main__":
     except httpx.HTTPStatusError as error:
         exit_if_unauthorized(error)  # un servidor con contraseña: se explica
         raise
-    serve_party.serve(name="llegadas", triggers=[arrival_trigger])
+    # Al detenerlo con Ctrl+C, `serve` pausaría el deployment (pause_on_shutdown)
+    # según cuánto alcance a cerrar: así queda activo siempre, con su disparador
+    serve_party.serve(
+        name="llegadas", triggers=[arrival_trigger], pause_on_shutdown=False
+    )
