@@ -198,7 +198,7 @@ class PrefectServer:
                 time.sleep(0.5)
 
     @contextlib.contextmanager
-    def serving(self, script: str, **extra_env: str):
+    def serving(self, script: str, *args: str, **extra_env: str):
         """Ejecutar un script que sirve un deployment; detenerlo con Ctrl+C al salir."""
         # Sondeo cada 1 s (el valor por defecto es 10 s), salvo que se pida otro
         env = self.env(
@@ -208,7 +208,7 @@ class PrefectServer:
         log_path = self.home / f"{Path(script).stem}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, script],
+                [sys.executable, script, *args],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -140,15 +140,39 @@ def event_feed_url(server: PrefectServer, resource_id: str) -> str:
     return f"{server.url}/v2/events?{query}"
 
 
-def wait_for_arrival(server: PrefectServer, deployment_id: str, nombre: str) -> dict:
-    """Esperar a que la corrida que creó la llegada de `nombre` termine bien."""
+def wait_for_arrival(
+    server: PrefectServer, deployment_id: str, nombre: str, state: str = "Completed"
+) -> dict:
+    """Esperar a que la corrida que creó la llegada de `nombre` llegue a `state`
+    (por defecto, que termine bien; "Paused": que pregunte el postre)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         for run in server.deployment_runs(deployment_id, f"atender-{nombre}"):
-            if run["state_name"] == "Completed":
+            if run["state_name"] == state:
                 return run
-        time.sleep(0.5)
-    raise TimeoutError(f"La llegada de {nombre} no terminó en una corrida Completed")
+        time.sleep(0.3)
+    raise TimeoutError(f"La llegada de {nombre} no llegó a una corrida {state}")
+
+
+def choose_dessert(page, server: PrefectServer, run: dict, postre: str, shot=None):
+    """Elegir el postre en la UI como quien aprende: menú ⋮, Resume, elegir, Resume.
+
+    Con `shot`, captura el formulario con el postre elegido antes de enviarlo.
+    """
+    page.goto(f"{server.url}/v2/runs/flow-run/{run['id']}")
+    page.get_by_text("Paused").first.wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name="Open menu").first.click()
+    page.get_by_role("menuitem", name="Resume").click()
+    form = page.get_by_role("dialog")
+    form.get_by_text("¿Postre para").wait_for(timeout=30_000)  # la pregunta del flow
+    form.get_by_role("button", name="Select Postre").click()
+    page.get_by_role("option", name=postre).click()
+    form.get_by_text(postre).first.wait_for(timeout=10_000)
+    if shot:
+        page.screenshot(path=str(shot))
+    form.get_by_role("button", name="Resume").click()
+    form.wait_for(state="hidden", timeout=30_000)
 
 
 def wait_for_state(
@@ -190,6 +214,8 @@ CAPTURES = {
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
     "corrida-disparada.png": "la corrida de atender-persona creada por el evento",
+    "postre-formulario.png": "la corrida en pausa: el formulario del postre",
+    "postre-subflow.png": "la corrida reanudada, con el subflow del postre",
     "work-pool-workers.png": "el work pool restaurante con sus dos workers",
     "servidor-login.png": "la UI de un servidor con contraseña: la página Login",
 }
@@ -348,6 +374,7 @@ def capture_all(home: Path, port: int) -> dict:
                 "Empanadas",
                 "--plato",
                 "Limonada",
+                *("--postre", "ninguno"),
             )
             triggered = wait_for_arrival(server, arrivals["id"], "Carla")
         ui_png(
@@ -370,6 +397,27 @@ def capture_all(home: Path, port: int) -> dict:
             shots["corrida-disparada.png"],
             tab="Details",
         )
+        # El postre: la corrida queda en pausa y el formulario se llena en la UI
+        with server.serving(
+            "restaurant/serve_restaurant.py", RESTAURANTE_ESCALA_TIEMPO="0.2"
+        ):
+            run_lesson(server, "restaurant/anunciar_llegada.py", "--nombre", "Ana")
+            paused = wait_for_arrival(server, arrivals["id"], "Ana", "Paused")
+            choose_dessert(
+                page,
+                server,
+                paused,
+                "Helado de chocolate",
+                shots["postre-formulario.png"],
+            )
+            wait_for_arrival(server, arrivals["id"], "Ana")
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{paused['id']}",
+            "preparar-Ana-4-Helado de chocolate",
+            shots["postre-subflow.png"],
+            tab="Subflow Runs",
+        )
 
         # Workers: el pool, el deployment y los dos workers del README
         (create,) = readme_lines("prefect work-pool create ")
@@ -380,6 +428,7 @@ def capture_all(home: Path, port: int) -> dict:
                 server,
                 "restaurant/anunciar_llegada.py",
                 *("--nombre", "Diego", "--personas", "2", "--plato", "Ravioles"),
+                *("--postre", "ninguno"),
             )
             wait_for_arrival(server, arrivals["id"], "Diego")
             ui_png(

@@ -2,9 +2,11 @@
 
 Muestra cómo emitir un evento y confirmar que el servidor lo recibió. Sin
 argumentos anuncia al grupo de ejemplo; ``--nombre``, ``--personas`` y
-``--plato`` describen otro. Valida el grupo antes de emitir: Prefect descarta en
-silencio un evento cuyos datos no sirven. Necesita `prefect server start`,
-PREFECT_API_URL y ``python restaurant/serve_restaurant.py`` en otra terminal.
+``--plato`` describen otro, y ``--postre`` elige su postre en la puerta (si no,
+se pregunta en la UI después de comer). Valida el grupo antes de emitir:
+Prefect descarta en silencio un evento cuyos datos no sirven.
+Necesita `prefect server start`, PREFECT_API_URL y
+``python restaurant/serve_restaurant.py`` en otra terminal.
 """
 
 import asyncio
@@ -19,10 +21,11 @@ from pydantic import ValidationError
 
 from acceso import exit_if_unauthorized
 from grupo import Grupo, describe, party_from_args, party_parser
+from postre import ASK, NO_DESSERT, dessert_choice
 from serve_restaurant import ARRIVAL_EVENT
 
 
-async def announce(grupo: Grupo) -> str:
+async def announce(grupo: Grupo, postre: str = ASK) -> str:
     """Enviar la llegada del grupo al servidor y devolver el id del evento.
 
     `emit_event()` solo deja el evento en una cola que se envía en segundo
@@ -33,7 +36,7 @@ async def announce(grupo: Grupo) -> str:
     event = Event(
         event=ARRIVAL_EVENT,
         resource={"prefect.resource.id": f"restaurante.persona.{slug}"},
-        payload={"grupo": grupo.model_dump()},
+        payload={"grupo": grupo.model_dump(), "postre": postre},
     )
     # checkpoint_every=1: emit() espera a que el servidor confirme que lo leyó
     async with get_events_client(reconnection_attempts=2, checkpoint_every=1) as events:
@@ -43,11 +46,20 @@ async def announce(grupo: Grupo) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Validar el grupo de la línea de comandos y anunciar su llegada."""
-    args = party_parser("Anunciar la llegada de un grupo.").parse_args(argv)
+    parser = party_parser("Anunciar la llegada de un grupo.")
+    parser.add_argument(
+        "--postre",
+        default=ASK,
+        help=f"un postre del menú o {NO_DESSERT!r}; por defecto, {ASK!r}: la "
+        "corrida lo pregunta en la UI después de comer",
+    )
+    args = parser.parse_args(argv)
     try:
         grupo = party_from_args(args)
-    except ValidationError as error:
-        print(f"No se anuncia la llegada:\n{describe(error)}", file=sys.stderr)
+        postre = dessert_choice(args.postre)
+    except (ValidationError, ValueError) as error:
+        reason = describe(error) if isinstance(error, ValidationError) else error
+        print(f"No se anuncia la llegada:\n{reason}", file=sys.stderr)
         return 2
     if not get_current_settings().api.url:
         print(
@@ -58,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     try:
-        event_id = asyncio.run(announce(grupo))
+        event_id = asyncio.run(announce(grupo, postre))
     except httpx.HTTPStatusError as error:
         exit_if_unauthorized(error)
         raise

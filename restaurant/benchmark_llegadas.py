@@ -51,7 +51,9 @@ def main() -> None:
             for i in range(1, args.llegadas + 1):
                 name = f"Medida {i}"
                 servidor.run_lesson(
-                    server, "restaurant/anunciar_llegada.py", "--nombre", name
+                    server,
+                    "restaurant/anunciar_llegada.py",
+                    *("--nombre", name, "--postre", "ninguno"),  # sin esperar
                 )
                 deadline = time.monotonic() + 180
                 while True:

@@ -12,7 +12,7 @@ from collections import Counter
 import pandas as pd
 
 from grupo import Grupo
-from menu import money
+from menu import MENU, money
 
 
 def bill(pedido: pd.DataFrame, servidos: list[str]) -> pd.DataFrame:
@@ -22,6 +22,18 @@ def bill(pedido: pd.DataFrame, servidos: list[str]) -> pd.DataFrame:
     cuenta = cuenta[cuenta["cantidad"] > 0].reset_index(drop=True)
     cuenta["subtotal_centavos"] = cuenta["cantidad"] * cuenta["precio_centavos"]
     return cuenta
+
+
+def add_to_order(pedido: pd.DataFrame, plato: str) -> pd.DataFrame:
+    """Sumar un plato al pedido (el postre), con su precio del menú."""
+    if plato in set(pedido["plato"]):
+        return pedido
+    row = {
+        "plato": plato,
+        "cantidad": 1,
+        "precio_centavos": MENU.loc[plato, "precio_centavos"],
+    }
+    return pd.concat([pedido, pd.DataFrame([row])], ignore_index=True)
 
 
 def dish_list(platos: list[str]) -> str:

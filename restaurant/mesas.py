@@ -2,8 +2,10 @@
 
 Cada mesa es un límite de concurrencia global de Prefect (`mesa-N`) con un solo
 lugar. Un grupo ocupa una mesa pidiéndole ese lugar al servidor con un *lease*,
-y la devuelve al irse; si el proceso muere antes, el servidor la libera cuando
-vence el lease. Ver "Las mesas, un recurso limitado" en el README.
+lo renueva mientras está sentado y la devuelve al irse. Si su proceso muere, un
+hook la libera (`release_table_hook`); si no queda nadie para hacerlo, el
+servidor la libera cuando vence el lease. Ver "Las mesas, un recurso limitado"
+y "Si la corrida se corta" en el README.
 """
 
 import asyncio
@@ -12,14 +14,21 @@ from uuid import UUID
 
 import httpx
 import pandas as pd
-from prefect import get_client, runtime
+from prefect import get_client, get_run_logger, runtime
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+from prefect.logging.loggers import flow_run_logger
 
 HERE = Path(__file__).resolve().parent
-# Si el proceso muere con la mesa ocupada, el servidor la libera al vencer el
-# lease; nadie lo renueva, así que un grupo no puede quedarse más que esto
-TABLE_LEASE_SECONDS = 600
+# El lease vence al minuto (lo más corto que admite el servidor) y el grupo lo
+# renueva cada 20 s mientras está sentado: si nadie lo renueva ni libera la mesa,
+# `prefect server start` la libera al vencer
+TABLE_LEASE_SECONDS = 60
+RENEW_SECONDS = 20
 POLL_SECONDS = 1.0
+# Etiquetas de la corrida con su mesa y su lease, para que un hook la libere
+TABLE_LABEL = "restaurante.mesa"
+LEASE_LABEL = "restaurante.lease"
+RELEASED = "liberado"
 
 
 def load_tables(path: Path = HERE / "mesas.csv") -> pd.DataFrame:
@@ -87,13 +96,65 @@ async def take_table(client, mesa: int) -> UUID | None:
         if error.response.status_code == 423:  # Locked: otro grupo llegó antes
             return None
         raise
-    return UUID(response.json()["lease_id"])
+    lease_id = UUID(response.json()["lease_id"])
+    if holder:
+        # Quien atienda un fallo de esta corrida (ver release_table_hook) lee
+        # aquí qué mesa liberar
+        await client.update_flow_run_labels(
+            holder.id, {TABLE_LABEL: str(mesa), LEASE_LABEL: str(lease_id)}
+        )
+    return lease_id
 
 
 async def release_table(lease_id: UUID) -> None:
     """Liberar la mesa: devolver su lugar en el límite de concurrencia."""
     async with get_client() as client:
         await client.release_concurrency_slots_with_lease(lease_id)
+        if runtime.flow_run.id:  # que el hook no la libere otra vez
+            await client.update_flow_run_labels(
+                runtime.flow_run.id, {LEASE_LABEL: RELEASED}
+            )
+
+
+async def keep_table(lease_id: UUID) -> None:
+    """Renovar el lease de la mesa cada RENEW_SECONDS, mientras el grupo siga."""
+    async with get_client() as client:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await client.renew_concurrency_lease(lease_id, TABLE_LEASE_SECONDS)
+            except httpx.HTTPError as error:
+                gone = isinstance(error, httpx.HTTPStatusError) and (
+                    error.response.status_code == 410  # Gone: el lease ya venció
+                )
+                get_run_logger().warning(
+                    "No se pudo renovar el lease de la mesa: %s",
+                    "venció, la mesa ya no está reservada." if gone else error,
+                )
+                if gone:
+                    return
+
+
+async def release_table_hook(flow, flow_run, state) -> None:
+    """Hook de estado: liberar la mesa de una corrida que se cortó.
+
+    Prefect lo llama con la corrida y su nuevo estado. Tras un Crashed o un
+    Cancelling lo ejecuta el proceso de `serve` que lanzó la corrida, aunque el
+    proceso de la corrida haya muerto: por eso lee la mesa de las etiquetas de
+    la corrida en el servidor, y no de la memoria del proceso. Liberar una mesa
+    ya liberada no hace nada.
+    """
+    logger = flow_run_logger(flow_run, flow)
+    async with get_client() as client:
+        labels = (await client.read_flow_run(flow_run.id)).labels
+        lease = labels.get(LEASE_LABEL)
+        if lease in (None, RELEASED):  # no llegó a sentarse, o ya la liberó
+            logger.info("Corrida en %s: no tenía mesa que liberar.", state.name)
+            return
+        await client.release_concurrency_slots_with_lease(UUID(lease))
+    logger.warning(
+        "Mesa %s libre: la corrida terminó en %s.", labels[TABLE_LABEL], state.name
+    )
 
 
 async def wait_for_table(personas: int, on_wait) -> tuple[int, UUID, list[int]]:

@@ -1,23 +1,27 @@
 """El restaurante: atender a una persona es un workflow de seis tasks.
 
 Muestra tasks asíncronas, un subflow (`preparar-plato`, uno por plato),
-reintentos de una task y de un flow, logs y artefactos, y un recurso limitado
-(las mesas). Funciona sin servidor; con `prefect server start` y PREFECT_API_URL
-lo ves en la UI. Ejecutar con ``python restaurant/run_restaurant.py``
-(``--help`` para elegir el grupo). Lo que no es la historia vive al lado:
-`grupo.py`, `menu.py`, `mesas.py`, `cocina.py` y `cuenta.py`.
+reintentos de una task y de un flow, logs y artefactos, un recurso limitado
+(las mesas), una pausa que espera una respuesta (el postre) y hooks de estado.
+Funciona sin servidor; con `prefect server start` y PREFECT_API_URL lo ves en la
+UI. Ejecutar con ``python restaurant/run_restaurant.py`` (``--help`` para elegir
+el grupo y el postre). Lo que no es la historia vive al lado: `grupo.py`,
+`menu.py`, `mesas.py`, `cocina.py`, `cuenta.py` y `postre.py`.
 """
 
 import asyncio
 import sys
 import time
+from typing import Annotated
 
 import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.flow_runs import pause_flow_run
+from prefect.logging.loggers import flow_run_logger
 from prefect.settings import get_current_settings
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 
 from acceso import exit_if_unauthorized
 from cocina import (
@@ -29,10 +33,28 @@ from cocina import (
     burns,
     simulate,
 )
-from cuenta import bill, bill_table, dish_list, ticket_markdown
+from cuenta import add_to_order, bill, bill_table, dish_list, ticket_markdown
 from grupo import Grupo, describe, party_from_args, party_parser
 from menu import MENU, money
-from mesas import open_restaurant, release_table, seats_at, wait_for_table
+from mesas import (
+    keep_table,
+    open_restaurant,
+    release_table,
+    release_table_hook,
+    seats_at,
+    wait_for_table,
+)
+from postre import (
+    ANSWER_POLL_SECONDS,
+    ASK,
+    DESSERT_WAIT_SECONDS,
+    NO_DESSERT,
+    NobodyAnswers,
+    Postre,
+    dessert_choice,
+    question,
+    wait_seconds,
+)
 
 
 # 1. Recibir a la persona
@@ -122,14 +144,26 @@ async def plate(plato: str) -> str:
     return plato
 
 
+async def tell_the_waiter(flow, flow_run, state) -> None:
+    """Hook on_failure: avisar al mozo qué plato no sale de la cocina y por qué."""
+    reason = await state.aresult(raise_on_failure=False)  # la excepción
+    flow_run_logger(flow_run, flow).error(
+        "Aviso al mozo: %s no sale de la cocina. %s No se sirve ni se cobra.",
+        flow_run.parameters["plato"],
+        reason,
+    )
+
+
 # Un flow llamado dentro de otro flow es un subflow. Si el plato se quema en
 # todos los intentos de Cocinar, Prefect reintenta el subflow entero: la cocina
-# lo prepara otra vez desde cero, ingredientes incluidos
+# lo prepara otra vez desde cero, ingredientes incluidos. Si tampoco sale,
+# Prefect llama al hook on_failure
 @flow(
     name="preparar-plato",
     flow_run_name="preparar-{etiqueta}",
     retries=1,
     log_prints=True,
+    on_failure=[tell_the_waiter],
 )
 async def prepare_dish(plato: str, etiqueta: str, cocina: Cocina) -> str:
     """Preparar un plato: reunir ingredientes, cocinar y emplatar."""
@@ -186,16 +220,59 @@ async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
     print(f"Despedir a la persona: ¡gracias por venir, {grupo.nombre}!")
 
 
+# El postre: la corrida queda en pausa hasta que alguien responde en la UI
+async def ask_for_dessert(grupo: Grupo, mesa: int, espera: int) -> str:
+    """Preguntar si quieren postre y esperar la respuesta hasta `espera` segundos."""
+    print(f"¿Postre? La corrida queda en pausa hasta {espera} s: elige en la UI.")
+    nobody = NobodyAnswers(runtime.flow_run.id, espera)
+    try:
+        respuesta = await pause_flow_run(
+            wait_for_input=Postre.with_initial_data(
+                description=question(grupo.nombre, mesa, espera)
+            ),
+            timeout=espera + 60,  # de respaldo: a los `espera` s responde `nobody`
+            poll_interval=ANSWER_POLL_SECONDS,
+        )
+    finally:
+        timed_out = await nobody.stop()
+    if timed_out:
+        get_run_logger().warning(
+            "Nadie eligió postre en %s s: %s se va sin postre y no se le cobra.",
+            espera,
+            grupo.nombre,
+        )
+    else:
+        print(f"Postre elegido: {respuesta.postre}.")
+    return respuesta.postre
+
+
 # El workflow: las seis tasks en orden, con una mesa ocupada mientras come
 
 
 # Sin reintentos: repetir el servicio entero recibiría y cobraría dos veces al
-# grupo. Lo que se reintenta es lo que sí se puede repetir: cocinar y preparar
-@flow(name="atender-persona", flow_run_name="atender-{grupo.nombre}", log_prints=True)
-async def serve_party(grupo: Grupo, cocina: Cocina = DEFAULT_KITCHEN) -> dict:
-    """Atender a un grupo de principio a fin, con una mesa ocupada mientras come."""
+# grupo. Lo que se reintenta es lo que sí se puede repetir: cocinar y preparar.
+# Si la corrida se corta (Crashed) o se cancela, un hook libera la mesa
+@flow(
+    name="atender-persona",
+    flow_run_name="atender-{grupo.nombre}",
+    log_prints=True,
+    on_crashed=[release_table_hook],
+    on_cancellation=[release_table_hook],
+)
+async def serve_party(
+    grupo: Grupo,
+    cocina: Cocina = DEFAULT_KITCHEN,
+    postre: Annotated[str, BeforeValidator(dessert_choice)] = NO_DESSERT,
+    espera_postre: Annotated[int, BeforeValidator(wait_seconds)] = DESSERT_WAIT_SECONDS,
+) -> dict:
+    """Atender a un grupo de principio a fin, con una mesa ocupada mientras come.
+
+    `postre` es un postre del menú, "ninguno", o "preguntar" para elegirlo en la
+    UI con la corrida en pausa, hasta `espera_postre` segundos.
+    """
     await receive_person(grupo)
     seat = await assign_table(grupo)
+    renewal = asyncio.create_task(keep_table(seat["lease_id"]))  # mientras come
     try:
         pedido = await take_order(grupo)
         # Cada plato es un subflow; la cocina prepara los platos a la vez
@@ -211,9 +288,22 @@ async def serve_party(grupo: Grupo, cocina: Cocina = DEFAULT_KITCHEN) -> dict:
         for plato, state in zip(grupo.pedido, states, strict=True):
             (servidos if state.is_completed() else no_servidos).append(plato)
         await bring_food(grupo, seat["mesa"], servidos)
+        if postre == ASK:
+            postre = await ask_for_dessert(grupo, seat["mesa"], espera_postre)
+        if postre != NO_DESSERT:
+            # El postre es un plato más: su subflow, a la mesa y a la cuenta
+            pedido = add_to_order(pedido, postre)
+            etiqueta = f"{grupo.nombre}-{len(grupo.pedido) + 1}-{postre}"
+            state = await prepare_dish(postre, etiqueta, cocina, return_state=True)
+            if state.is_completed():
+                servidos.append(postre)
+                await bring_food(grupo, seat["mesa"], [postre])
+            else:
+                no_servidos.append(postre)
         cuenta = await charge(grupo, seat["mesa"], pedido, servidos, no_servidos)
         await say_goodbye(grupo, no_servidos)
     finally:
+        renewal.cancel()
         left_at = time.time()
         await release_table(seat["lease_id"])
         print(f"Mesa {seat['mesa']} libre.")
@@ -230,10 +320,22 @@ async def serve_party(grupo: Grupo, cocina: Cocina = DEFAULT_KITCHEN) -> dict:
     }
 
 
-async def open_and_serve(grupo: Grupo, cocina: Cocina = DEFAULT_KITCHEN) -> dict:
+async def open_and_serve(
+    grupo: Grupo,
+    cocina: Cocina = DEFAULT_KITCHEN,
+    postre: str = NO_DESSERT,
+    espera_postre: int = DESSERT_WAIT_SECONDS,
+) -> dict:
     """Abrir el restaurante (crear las mesas) y atender a un grupo."""
     await open_restaurant()
-    return await serve_party(grupo, cocina)
+    return await serve_party(grupo, cocina, postre, espera_postre)
+
+
+NO_UI_TO_ASK = """Con --postre preguntar, la corrida espera a que elijas el postre en la
+UI, y el servidor temporal de Prefect no tiene UI. Abre `prefect server start` en
+otra terminal y ejecuta
+  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api
+o elige el postre de antemano: --postre "Flan con dulce de leche" o --postre ninguno."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,15 +345,32 @@ def main(argv: list[str] | None = None) -> int:
         "--prob-quemar", type=float, default=DEFAULT_KITCHEN.prob_quemar
     )
     parser.add_argument("--semilla", type=int, default=DEFAULT_KITCHEN.semilla)
+    parser.add_argument(
+        "--postre",
+        default=NO_DESSERT,
+        help=f"un postre del menú, {NO_DESSERT!r} (por defecto) o {ASK!r} para "
+        "elegirlo en la UI con la corrida en pausa",
+    )
+    parser.add_argument(
+        "--espera-postre",
+        type=int,
+        default=DESSERT_WAIT_SECONDS,
+        help="segundos que espera la respuesta con --postre preguntar",
+    )
     args = parser.parse_args(argv)
     try:
         grupo = party_from_args(args)
         cocina = Cocina(prob_quemar=args.prob_quemar, semilla=args.semilla)
-    except ValidationError as error:
-        print(f"No podemos atender a este grupo:\n{describe(error)}", file=sys.stderr)
+        postre, espera = dessert_choice(args.postre), wait_seconds(args.espera_postre)
+    except (ValidationError, ValueError) as error:
+        reason = describe(error) if isinstance(error, ValidationError) else error
+        print(f"No podemos atender a este grupo:\n{reason}", file=sys.stderr)
+        return 2
+    if postre == ASK and not get_current_settings().api.url:
+        print(NO_UI_TO_ASK, file=sys.stderr)
         return 2
     try:
-        result = asyncio.run(open_and_serve(grupo, cocina))
+        result = asyncio.run(open_and_serve(grupo, cocina, postre, espera))
     except httpx.HTTPStatusError as error:
         exit_if_unauthorized(error)  # un servidor con contraseña: se explica
         raise

@@ -97,7 +97,13 @@ def task_runs(client, flow_run_id, expected: int = 0):
 
 
 def announce(server, *args: str, home: Path | None = None, **extra_env: str):
-    """Anunciar una llegada con el script de la lección, contra un servidor real."""
+    """Anunciar una llegada con el script de la lección, contra un servidor real.
+
+    Sin `--postre`, el grupo lo elige en la puerta ("ninguno"): así la corrida no
+    queda en pausa esperando a alguien en la UI. Las pruebas del postre lo dicen.
+    """
+    if "--postre" not in args:
+        args = (*args, "--postre", "ninguno")
     result = run_script(
         "restaurant/anunciar_llegada.py",
         *args,

@@ -29,6 +29,7 @@ from herramientas.servidor import (
     readme_lines,
     readme_protected_settings,
 )
+from mesas import TABLE_LEASE_SECONDS
 from tests.helpers import (
     RESTAURANT_STEPS,
     ROOT,
@@ -419,7 +420,9 @@ def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server
         page.get_by_role("link", name="Work Pools").first.wait_for()
 
 
-def test_postgres_stopped_mid_shift_leaves_runs_running_and_tables_held(tmp_path):
+def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
+    tmp_path,
+):
     with PostgresCluster() as cluster:
         cluster.create_prefect_database()
         with PrefectServer(
@@ -456,12 +459,18 @@ def test_postgres_stopped_mid_shift_leaves_runs_running_and_tables_held(tmp_path
             parties = server.flow_runs("atender-persona")
             stuck = [run for run in parties if run["state_type"] == "RUNNING"]
             assert stuck, [(run["name"], run["state_name"]) for run in parties]
-            held = [
-                lim["name"]
-                for lim in server.post("/v2/concurrency_limits/filter", {})
-                if lim["active_slots"]
-            ]
-            assert held  # hasta que venza su lease
+
+            def held() -> list[str]:
+                limits = server.post("/v2/concurrency_limits/filter", {})
+                return [lim["name"] for lim in limits if lim["active_slots"]]
+
+            assert held()  # nadie las devolvió: quedan hasta que venza su lease
+            ended = time.monotonic()
+            # El lease dura un minuto desde la última renovación, y el servidor
+            # revisa los vencidos cada 15 s
+            eventually(held, lambda names: not names, timeout=TABLE_LEASE_SECONDS + 45)
+            assert not held()
+            print(f"Mesas libres {time.monotonic() - ended:.0f} s después del turno")
 
 
 def test_killed_worker_leaves_its_party_crashed_and_its_table_free(tmp_path):
