@@ -181,7 +181,9 @@ def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
         emitted = prefect_cli(
             real_server,
             *("event", "emit", "restaurante.persona.llegada"),
-            *("--resource-id", resource, "--payload", json.dumps({"grupo": grupo})),
+            # Con el postre elegido: sin él, la corrida esperaría la respuesta
+            *("--resource-id", resource),
+            *("--payload", json.dumps({"grupo": grupo, "postre": "ninguno"})),
         )
         assert emitted.returncode == 0, emitted.stderr
         # Se espera a que la corrida termine: si no, quedaría con la mesa ocupada
