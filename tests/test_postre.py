@@ -302,6 +302,12 @@ def total(*platos: str) -> str:
     return money(sum(int(MENU.loc[plato, "precio_centavos"]) for plato in platos))
 
 
+def question_of(server, paused: dict) -> str:
+    """La pregunta que la corrida en pausa guardó para el formulario de la UI."""
+    keyset = paused["state"]["state_details"]["run_input_keyset"]
+    return server.get(f"/flow_runs/{paused['id']}/input/{keyset['description']}")
+
+
 def resume(server, run_id: str, postre: str) -> None:
     with temporary_settings({PREFECT_API_URL: server.api_url}):
         resume_flow_run(run_id, run_input={"postre": postre})
@@ -310,10 +316,10 @@ def resume(server, run_id: str, postre: str) -> None:
 def test_paused_party_refuses_a_main_course_and_takes_the_chosen_dessert(served):
     announce(served, "--nombre", "Ana", "--postre", "preguntar")
     paused = party_run(served, "Ana", "Paused")
-    keyset = paused["state"]["state_details"]["run_input_keyset"]
-    question = served.get(f"/flow_runs/{paused['id']}/input/{keyset['description']}")
     mesa = paused["labels"]["restaurante.mesa"]
-    assert question.startswith(f"**¿Postre para Ana, en la mesa {mesa}?**")
+    assert question_of(served, paused).startswith(
+        f"**¿Postre para Ana, en la mesa {mesa}?**"
+    )
 
     # El servidor compara la respuesta con el esquema del formulario
     with pytest.raises(RuntimeError, match="'Milanesa con papas' is not one of"):
@@ -395,6 +401,26 @@ def test_dessert_chosen_at_the_door_never_pauses(served):
         "Total",
     ]
     assert rows[-1]["subtotal"] == total("Empanadas", "Helado de chocolate")
+
+
+def test_event_without_a_dessert_asks_for_it(served):
+    # Como `prefect event emit` sin la clave postre: default('preguntar')
+    grupo = {"nombre": "Ines", "personas": 2, "pedido": ["Limonada"]}
+    emitted = prefect_cli(
+        served,
+        *("event", "emit", "restaurante.persona.llegada"),
+        *("--resource-id", "restaurante.persona.ines"),
+        *("--payload", json.dumps({"grupo": grupo})),
+    )
+    assert emitted.returncode == 0, emitted.stderr
+    paused = party_run(served, "Ines", "Paused")
+    assert paused["parameters"]["postre"] == "preguntar"
+    resume(served, paused["id"], "ninguno")
+    done = party_run(served, "Ines", "Completed")
+    assert [row["plato"] for row in bill_of(served, done["id"])] == [
+        "Limonada",
+        "Total",
+    ]
 
 
 def test_readme_command_waits_in_the_terminal_for_the_dessert(served):
@@ -489,10 +515,20 @@ def test_cancelled_party_frees_its_table_at_once(served):
 
 
 def test_paused_party_is_resumed_from_the_ui_form(served):
+    # Una corrida del deployment con sus propios parámetros: 10 minutos para
+    # responder, para que Chromium no compita con el plazo
+    grupo = {"nombre": "Fede", "personas": 2, "pedido": ["Ravioles"]}
+    params = {"grupo": grupo, "postre": "preguntar", "espera_postre": 600}
     with chromium_browser() as browser:
         page = browser.new_page(viewport=capturar.VIEWPORT)
-        announce(served, "--nombre", "Fede", "--personas", "2", "--postre", "preguntar")
+        started = prefect_cli(
+            served,
+            *("deployment", "run", "atender-persona/llegadas"),
+            *("--params", json.dumps(params)),
+        )
+        assert started.returncode == 0, started.stderr
         paused = party_run(served, "Fede", "Paused")
+        assert "Si nadie responde en 600 s" in question_of(served, paused)
         capturar.choose_dessert(page, served, paused, "Helado de chocolate")
     done = party_run(served, "Fede", "Completed")
     rows = bill_of(served, done["id"])

@@ -514,6 +514,51 @@ def test_killed_worker_leaves_its_party_crashed_and_its_table_free(tmp_path):
     assert not any(lim["active_slots"] for lim in limits)
 
 
+def test_killed_run_of_a_worker_frees_its_table_through_the_crashed_hook(tmp_path):
+    import psutil
+
+    with PrefectServer(tmp_path, free_port()) as server:
+        deployment = deploy_to_the_pool(server)
+        with server.workers(
+            PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="0.2"
+        ) as workers:
+            # Sin postre elegido, la corrida espera en Paused, sentada a su mesa
+            announce(server, "--nombre", "Ana", "--postre", "preguntar")
+            (run,) = eventually(
+                lambda: server.deployment_runs(deployment["id"]),
+                lambda runs: runs and runs[0]["state_name"] == "Paused",
+                timeout=120,
+            )
+            table = run["labels"]["restaurante.mesa"]
+            name = run["labels"]["prefect.worker.name"]
+            # El worker ejecuta cada corrida en un proceso `python -m prefect.engine`
+            (engine,) = [
+                child
+                for child in psutil.Process(workers[name].pid).children(recursive=True)
+                if "prefect.engine" in " ".join(child.cmdline())
+            ]
+            engine.kill()  # SIGKILL
+            killed = time.monotonic()
+            limits = eventually(
+                lambda: server.post("/v2/concurrency_limits/filter", {}),
+                lambda limits: not any(lim["active_slots"] for lim in limits),
+                timeout=60,
+                every=0.2,
+            )
+            freed = time.monotonic() - killed
+            assert not any(lim["active_slots"] for lim in limits)
+            final = eventually(
+                lambda: server.get(f"/flow_runs/{run['id']}"),
+                lambda found: found["state_name"] == "Crashed",
+            )
+            assert final["state_name"] == "Crashed"
+            # El hook lo ejecutó el worker: su terminal lo dice
+            output = " ".join(server.worker_output(name).split())
+            assert f"Mesa {table} libre: la corrida terminó en Crashed." in output
+    print(f"SIGKILL de la corrida de un worker: mesa {table} libre en {freed:.1f} s")
+    assert freed <= 30
+
+
 def this_machine_address() -> str | None:
     """La dirección de esta máquina en su red (no 127.0.0.1), si tiene una."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
