@@ -5,7 +5,7 @@ lugar. Un grupo ocupa una mesa pidiéndole ese lugar al servidor con un *lease*,
 lo renueva mientras está sentado y la devuelve al irse. Si su proceso muere, un
 hook la libera (`release_table_hook`); si no queda nadie para hacerlo, el
 servidor la libera cuando vence el lease. Ver "Las mesas, un recurso limitado"
-y "Si la corrida se corta" en el README.
+y "Si se cancela o se corta: hooks de estado" en el README.
 """
 
 import asyncio
@@ -123,16 +123,13 @@ async def keep_table(lease_id: UUID) -> None:
             await asyncio.sleep(RENEW_SECONDS)
             try:
                 await client.renew_concurrency_lease(lease_id, TABLE_LEASE_SECONDS)
-            except httpx.HTTPError as error:
+            except httpx.HTTPError as error:  # se vuelve a intentar en el próximo
+                get_run_logger().warning("No se renovó el lease de la mesa: %s", error)
                 gone = isinstance(error, httpx.HTTPStatusError) and (
                     error.response.status_code == 410  # Gone: el lease ya venció
                 )
-                get_run_logger().warning(
-                    "No se pudo renovar el lease de la mesa: %s",
-                    "venció, la mesa ya no está reservada." if gone else error,
-                )
                 if gone:
-                    return
+                    return  # no queda nada que renovar
 
 
 async def release_table_hook(flow, flow_run, state) -> None:

@@ -100,3 +100,21 @@ def lesson_runs(real_server) -> dict:
             ),
         )
     return {"iris": iris, "restaurante": party, "salidas": outputs}
+
+
+@pytest.fixture
+def no_waits(monkeypatch):
+    """Correr el restaurante sin esperas simuladas."""
+    from cocina import TIME_SCALE_VARIABLE
+
+    monkeypatch.setenv(TIME_SCALE_VARIABLE, "0")
+
+
+@pytest.fixture(scope="module")
+def restaurant(prefect_server):
+    """Abrir el restaurante (crear las mesas) una vez en el servidor de pruebas."""
+    import asyncio
+
+    from mesas import open_restaurant
+
+    asyncio.run(open_restaurant())

@@ -16,22 +16,31 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from uuid import UUID
 
+import httpx
 import pandas as pd
 import psutil
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterName,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.flow_runs import resume_flow_run
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from pydantic import ValidationError
 
 import run_restaurant as r
-from cocina import TIME_SCALE_VARIABLE, Cocina
+from cocina import Cocina
 from cuenta import add_to_order
 from grupo import describe
 from herramientas.servidor import PrefectServer, free_port
 from imagenes import capturar
 from menu import MENU, money
-from mesas import RENEW_SECONDS, TABLE_LEASE_SECONDS, open_restaurant
+from mesas import RENEW_SECONDS, TABLE_LEASE_SECONDS
 from postre import (
     DESSERT_WAIT_SECONDS,
     DESSERTS,
@@ -53,8 +62,8 @@ NO_BURNS = Cocina(prob_quemar=0)
 # Lo que cada grupo espera su postre en las pruebas de punta a punta: lo
 # bastante para que Chromium llene el formulario, poco para la prueba que vence
 WAIT = 30
-# Cada cuánto revisa el servidor los leases vencidos (`prefect server start`)
-REPOSSESSOR_SECONDS = 15
+# Cada cuánto revisa `prefect server start` los leases vencidos
+REPOSSESSOR_SECONDS = get_current_settings().server.services.repossessor.loop_seconds
 
 # ---------------------------------------------------------------------------
 # Nivel rápido: el formulario y sus reglas, sin servidor
@@ -156,14 +165,8 @@ def test_scripts_refuse_a_bad_dessert_before_doing_anything(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def restaurant(prefect_server, monkeypatch):
-    monkeypatch.setenv(TIME_SCALE_VARIABLE, "0")
-    asyncio.run(open_restaurant())
-
-
 @pytest.mark.server
-def test_dessert_chosen_in_advance_is_cooked_brought_and_billed(restaurant):
+def test_dessert_chosen_in_advance_is_cooked_brought_and_billed(restaurant, no_waits):
     grupo = {"nombre": "Ana", "personas": 2, "pedido": ["Ravioles"]}
     state = asyncio.run(
         r.serve_party(grupo, NO_BURNS, "helado de chocolate", return_state=True)
@@ -176,15 +179,8 @@ def test_dessert_chosen_in_advance_is_cooked_brought_and_billed(restaurant):
 
 @pytest.mark.server
 def test_a_burned_dessert_is_not_billed_and_the_waiter_is_told(
-    restaurant, prefect_client
+    restaurant, no_waits, prefect_client
 ):
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterName,
-        LogFilter,
-        LogFilterFlowRunId,
-    )
-
     grupo = {"nombre": "Bea", "personas": 2, "pedido": ["Limonada"]}
     burn_all = Cocina(prob_quemar=1)
     state = asyncio.run(
@@ -214,6 +210,35 @@ def test_a_burned_dessert_is_not_billed_and_the_waiter_is_told(
         "(intento 6). No se sirve ni se cobra.",
     ]
     assert all(log.level == 40 for log in logs if "Aviso al mozo" in log.message)
+
+
+@pytest.mark.server
+def test_a_table_lease_is_as_short_as_the_server_allows(restaurant):
+    # El README: un minuto es lo más corto que admite el servidor, al pedir la
+    # mesa y al renovarla; y `prefect server start` revisa los vencidos cada 15 s
+    async def lease_for(client, seconds: float):
+        return await client.increment_concurrency_slots_with_lease(
+            names=["mesa-1"], slots=1, mode="concurrency", lease_duration=seconds
+        )
+
+    async def check() -> None:
+        async with get_client() as client:
+            with pytest.raises(httpx.HTTPStatusError) as refused:
+                await lease_for(client, TABLE_LEASE_SECONDS - 1)
+            assert refused.value.response.status_code == 422
+            lease = UUID(
+                (await lease_for(client, TABLE_LEASE_SECONDS)).json()["lease_id"]
+            )
+            try:
+                with pytest.raises(httpx.HTTPStatusError) as refused:
+                    await client.renew_concurrency_lease(lease, TABLE_LEASE_SECONDS - 1)
+                assert refused.value.response.status_code == 422
+            finally:
+                await client.release_concurrency_slots_with_lease(lease)
+
+    assert TABLE_LEASE_SECONDS == 60
+    asyncio.run(check())
+    assert REPOSSESSOR_SECONDS == 15
 
 
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 
+import psutil
 import pytest
 
 from herramientas.servidor import (
@@ -473,88 +474,90 @@ def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
             print(f"Mesas libres {time.monotonic() - ended:.0f} s después del turno")
 
 
-def test_killed_worker_leaves_its_party_crashed_and_its_table_free(tmp_path):
-    with PrefectServer(tmp_path, free_port()) as server:
-        deployment = deploy_to_the_pool(server)
-        with server.workers(
-            PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="2"
-        ) as workers:
-            announce(
-                server, "--nombre", "Ana", "--personas", "6", "--plato", "Ravioles"
-            )
-            # Cuando Ana ya está sentada en la mesa 5, se mata a su worker
-            (run,) = eventually(
-                lambda: server.deployment_runs(deployment["id"]),
-                lambda runs: runs and runs[0]["state_name"] == "Running",
-                timeout=120,
-            )
-            eventually(
-                lambda: server.post("/v2/concurrency_limits/filter", {}),
-                lambda limits: any(lim["active_slots"] for lim in limits),
-                timeout=60,
-            )
-            worker = workers[run["labels"]["prefect.worker.name"]]
-            os.killpg(worker.pid, signal.SIGKILL)
-            killed = time.monotonic()
-            final = eventually(
-                lambda: server.get(f"/flow_runs/{run['id']}"),
-                lambda found: found["state_type"] != "RUNNING",
-                timeout=120,
-                every=0.5,
-            )
-            limits = eventually(
-                lambda: server.post("/v2/concurrency_limits/filter", {}),
-                lambda limits: not any(lim["active_slots"] for lim in limits),
-                timeout=60,
-                every=0.5,
-            )
-            freed = time.monotonic() - killed
+@pytest.fixture(scope="module")
+def pool_server(tmp_path_factory):
+    """Un `prefect server start` con el pool y el deployment del README, para las
+    pruebas que matan procesos de los workers (cada una abre sus workers)."""
+    with PrefectServer(tmp_path_factory.mktemp("pool"), free_port()) as server:
+        yield server, deploy_to_the_pool(server)
+
+
+def test_killed_worker_leaves_its_party_crashed_and_its_table_free(pool_server):
+    server, deployment = pool_server
+    with server.workers(
+        PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="2"
+    ) as workers:
+        announce(server, "--nombre", "Ana", "--personas", "6", "--plato", "Ravioles")
+        # Cuando Ana ya está sentada en la mesa 5, se mata a su worker
+        (run,) = eventually(
+            lambda: server.deployment_runs(deployment["id"], "atender-Ana"),
+            lambda runs: runs and runs[0]["state_name"] == "Running",
+            timeout=120,
+        )
+        eventually(
+            lambda: server.post("/v2/concurrency_limits/filter", {}),
+            lambda limits: any(lim["active_slots"] for lim in limits),
+            timeout=60,
+        )
+        worker = workers[run["labels"]["prefect.worker.name"]]
+        os.killpg(worker.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        final = eventually(
+            lambda: server.get(f"/flow_runs/{run['id']}"),
+            lambda found: found["state_type"] != "RUNNING",
+            timeout=120,
+            every=0.5,
+        )
+        limits = eventually(
+            lambda: server.post("/v2/concurrency_limits/filter", {}),
+            lambda limits: not any(lim["active_slots"] for lim in limits),
+            timeout=60,
+            every=0.5,
+        )
+        freed = time.monotonic() - killed
     print(f"mesa libre {freed:.1f} s después de matar al worker: {final['state']}")
     assert final["state_name"] == "Crashed", final["state"]
     assert not any(lim["active_slots"] for lim in limits)
 
 
-def test_killed_run_of_a_worker_frees_its_table_through_the_crashed_hook(tmp_path):
-    import psutil
-
-    with PrefectServer(tmp_path, free_port()) as server:
-        deployment = deploy_to_the_pool(server)
-        with server.workers(
-            PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="0.2"
-        ) as workers:
-            # Sin postre elegido, la corrida espera en Paused, sentada a su mesa
-            announce(server, "--nombre", "Ana", "--postre", "preguntar")
-            (run,) = eventually(
-                lambda: server.deployment_runs(deployment["id"]),
-                lambda runs: runs and runs[0]["state_name"] == "Paused",
-                timeout=120,
-            )
-            table = run["labels"]["restaurante.mesa"]
-            name = run["labels"]["prefect.worker.name"]
-            # El worker ejecuta cada corrida en un proceso `python -m prefect.engine`
-            (engine,) = [
-                child
-                for child in psutil.Process(workers[name].pid).children(recursive=True)
-                if "prefect.engine" in " ".join(child.cmdline())
-            ]
-            engine.kill()  # SIGKILL
-            killed = time.monotonic()
-            limits = eventually(
-                lambda: server.post("/v2/concurrency_limits/filter", {}),
-                lambda limits: not any(lim["active_slots"] for lim in limits),
-                timeout=60,
-                every=0.2,
-            )
-            freed = time.monotonic() - killed
-            assert not any(lim["active_slots"] for lim in limits)
-            final = eventually(
-                lambda: server.get(f"/flow_runs/{run['id']}"),
-                lambda found: found["state_name"] == "Crashed",
-            )
-            assert final["state_name"] == "Crashed"
-            # El hook lo ejecutó el worker: su terminal lo dice
-            output = " ".join(server.worker_output(name).split())
-            assert f"Mesa {table} libre: la corrida terminó en Crashed." in output
+def test_killed_run_of_a_worker_frees_its_table_through_the_crashed_hook(pool_server):
+    server, deployment = pool_server
+    with server.workers(
+        PREFECT_WORKER_QUERY_SECONDS="1", RESTAURANTE_ESCALA_TIEMPO="0.2"
+    ) as workers:
+        # Sin postre elegido, la corrida espera en Paused, sentada a su mesa
+        announce(server, "--nombre", "Bea", "--postre", "preguntar")
+        (run,) = eventually(
+            lambda: server.deployment_runs(deployment["id"], "atender-Bea"),
+            lambda runs: runs and runs[0]["state_name"] == "Paused",
+            timeout=120,
+        )
+        table = run["labels"]["restaurante.mesa"]
+        name = run["labels"]["prefect.worker.name"]
+        # El worker ejecuta cada corrida en un proceso `python -m prefect.engine`
+        (engine,) = [
+            child
+            for child in psutil.Process(workers[name].pid).children(recursive=True)
+            if "prefect.engine" in " ".join(child.cmdline())
+        ]
+        engine.kill()  # SIGKILL
+        killed = time.monotonic()
+        limits = eventually(
+            lambda: server.post("/v2/concurrency_limits/filter", {}),
+            lambda limits: not any(lim["active_slots"] for lim in limits),
+            timeout=60,
+            every=0.2,
+        )
+        freed = time.monotonic() - killed
+        assert not any(lim["active_slots"] for lim in limits)
+        final = eventually(
+            lambda: server.get(f"/flow_runs/{run['id']}"),
+            lambda found: found["state_name"] == "Crashed",
+        )
+        assert final["state_name"] == "Crashed"
+        # El hook lo ejecutó el worker: su terminal lo dice
+        output = " ".join(server.worker_output(name).split())
+        assert f"Mesa {table} libre: la corrida terminó en Crashed." in output
     print(f"SIGKILL de la corrida de un worker: mesa {table} libre en {freed:.1f} s")
     assert freed <= 30
 

@@ -38,12 +38,8 @@ from tests.helpers import (
 from turno import SAMPLE_SHIFT, serve_shift
 
 NO_BURNS = Cocina(prob_quemar=0)
-
-
-@pytest.fixture(autouse=True)
-def no_waits(monkeypatch):
-    """Correr el restaurante sin esperas simuladas."""
-    monkeypatch.setenv(TIME_SCALE_VARIABLE, "0")
+# Sin esperas simuladas (`no_waits`, en conftest.py)
+pytestmark = pytest.mark.usefixtures("no_waits")
 
 
 def party(**changes) -> dict:
@@ -222,12 +218,6 @@ def test_name_with_markdown_and_html_neither_breaks_nor_injects_the_ticket():
 # ---------------------------------------------------------------------------
 # Nivel de integración: los flows en el servidor de pruebas de la sesión
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def restaurant(prefect_server):
-    """Abrir el restaurante (crear las mesas) una vez en el servidor de pruebas."""
-    asyncio.run(open_restaurant())
 
 
 def serve(grupo: dict, cocina: Cocina = NO_BURNS):
