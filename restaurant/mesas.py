@@ -111,9 +111,16 @@ async def release_table(lease_id: UUID) -> None:
     async with get_client() as client:
         await client.release_concurrency_slots_with_lease(lease_id)
         if runtime.flow_run.id:  # que el hook no la libere otra vez
-            await client.update_flow_run_labels(
-                runtime.flow_run.id, {LEASE_LABEL: RELEASED}
-            )
+            try:
+                await client.update_flow_run_labels(
+                    runtime.flow_run.id, {LEASE_LABEL: RELEASED}
+                )
+            except httpx.HTTPStatusError as error:
+                # La mesa ya está libre: una nota que no se pudo escribir (un
+                # servidor saturado responde 503) no vuelve atrás a un grupo atendido
+                get_run_logger().warning(
+                    "Mesa libre, pero no se anotó en la corrida: %s", error
+                )
 
 
 async def keep_table(lease_id: UUID) -> None:

@@ -1,13 +1,18 @@
-"""Piezas comunes de las pruebas: un Prefect aislado y un servidor por sesión.
+"""Piezas comunes de las pruebas: un Prefect aislado, servidores y marcas.
 
-Antes de importar prefect, cada corrida de pytest recibe su propio PREFECT_HOME
-temporal y olvida cualquier PREFECT_API_URL del entorno: las pruebas nunca
-hablan con un servidor que no hayan iniciado ellas mismas.
+Antes de importar prefect, cada proceso de pytest (cada worker de pytest-xdist)
+recibe su propio PREFECT_HOME temporal y olvida cualquier PREFECT_API_URL del
+entorno: las pruebas nunca hablan con un servidor que no hayan iniciado ellas
+mismas. Las pruebas corren en paralelo (`-n` en pyproject.toml); cada worker
+tiene sus propios servidores, y las que comparten un servidor caro van juntas al
+mismo worker (ver `pytest_collection_modifyitems`).
 """
 
 import os
 import shutil
 import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -16,6 +21,54 @@ os.environ["PREFECT_HOME"] = PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 for _name in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_API_KEY"):
     os.environ.pop(_name, None)
+# Los servidores que levantan las pruebas revisan los leases vencidos cada 1 s
+# (15 s por defecto) y marcan Late una corrida a los 5 s de su hora (15 s): lo que
+# se prueba no cambia, se espera menos. Los valores por defecto que cita el README
+# se prueban aparte (test_a_table_lease_is_as_short_as_the_server_allows).
+os.environ["PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS"] = "1"
+os.environ["PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS"] = "5"
+
+# Las fixtures caras que comparten varias pruebas, y su grupo: cada grupo va
+# entero a un solo worker, para no levantar lo mismo en cada uno
+SHARED_SERVERS = {
+    "real_server": "real_server",
+    "quick_start": "real_server",  # real_server empieza por el inicio rápido
+    "served": "served",
+    "pg_server": "postgres",
+    "postgres": "postgres",
+    "pool_server": "pool_server",
+    "protected_server": "protected_server",
+    "module_server": "{module}",  # uno por módulo: el grupo es el módulo
+    # El servidor de pruebas: uno para los grupos del restaurante y otro para lo
+    # demás, así esas dos tandas largas corren a la vez
+    "prefect_server": "harness-{lesson}",
+}
+# Las marcas que dejan a una prueba fuera de la comprobación rápida
+SLOW_MARKS = ("server", "browser", "postgres", "dask", "slow")
+# Grupos y pruebas sueltas, de la que más tarda a la que menos (con --durations)
+LONGEST_FIRST = [
+    "real_server",
+    "harness-restaurant",
+    "harness-others",
+    "served",
+    "tests/test_postre.py::test_dead_serve_leaves_the_table_until_its_renewed_lease_expires",
+    "postgres",
+    "test_schedules_and_triggers",
+    "test_busqueda",
+    "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
+    "tests/test_end_to_end.py::test_expired_table_lease_is_freed_by_prefect_server_start",
+    "protected_server",
+    "pool_server",
+    "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
+    "tests/test_busqueda.py::test_dask_without_a_server_starts_one_temporary_server_per_process",
+]
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Anotar cada prueba recogida, antes de que `-m` elija cuáles corren."""
+    from tests import helpers
+
+    helpers.COLLECTED.append(item)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -23,9 +76,49 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(PREFECT_HOME, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # antes de que pytest-xdist lea los grupos
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Agrupar las pruebas de cada servidor compartido y ordenar: lo largo primero.
+
+    pytest-xdist (`--dist loadgroup`) manda cada grupo entero a un worker y reparte
+    los grupos en el orden de la colección; empezar por lo que más tarda deja
+    para el final lo corto, que llena los huecos.
+    """
+    for item in items:
+        module = item.module.__name__
+        lesson = "restaurant" if module == "test_restaurant" else "others"
+        shared = [
+            group.format(module=module, lesson=lesson)
+            for name, group in SHARED_SERVERS.items()
+            if name in item.fixturenames
+        ]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+        # La comprobación rápida (`-m quick`): lo que no levanta nada más que el
+        # servidor de pruebas y no tarda
+        if not any(item.get_closest_marker(mark) for mark in SLOW_MARKS):
+            item.add_marker(pytest.mark.quick)
+    weight = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def order(item) -> int:
+        groups = [m.args[0] for m in item.iter_markers("xdist_group")]
+        key = groups[0] if groups else item.nodeid.split("[")[0]
+        return weight.get(key, len(weight))
+
+    items.sort(key=order)  # sort es estable: el resto queda en su orden
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Recordar qué prueba corre, para comprobar sus marcas al levantar algo."""
+    from tests import helpers
+
+    helpers.CURRENT_TEST = item
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> str:
-    """Levantar un único servidor de pruebas de Prefect para toda la sesión."""
+    """Levantar un único servidor de pruebas de Prefect por worker."""
     from prefect.settings import (
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         get_current_settings,
@@ -33,6 +126,9 @@ def prefect_server() -> str:
     )
     from prefect.testing.utilities import prefect_test_harness
 
+    from tests.helpers import require_mark
+
+    require_mark("harness", "usa el servidor de pruebas (prefect_test_harness)")
     # Sin heartbeat, un flow síncrono no espera ~1 s al terminar (ver CONTRIBUTING.md)
     # 30 s por defecto para arrancar; con la máquina ocupada no alcanzaron
     with (
@@ -51,6 +147,14 @@ def prefect_client(prefect_server: str):
         yield client
 
 
+@pytest.fixture
+def harness_api(prefect_server: str):
+    """El servidor de pruebas, para leerlo por la API REST como los demás."""
+    from herramientas.servidor import PrefectServer
+
+    return PrefectServer(Path(PREFECT_HOME), urlparse(prefect_server).port)
+
+
 @pytest.fixture(scope="session")
 def quick_start(tmp_path_factory) -> dict:
     """El inicio rápido del README: run_iris.py sin servidor, en un Prefect nuevo."""
@@ -66,12 +170,19 @@ def real_server(quick_start):
     mismo PREFECT_HOME, como quien aprende sigue el README."""
     from herramientas.servidor import PrefectServer, free_port
 
-    server = PrefectServer(quick_start["home"], free_port())
-    server.start()
-    try:
+    with PrefectServer(quick_start["home"], free_port()) as server:
+        yield server  # se detiene por su PID, también si una prueba falló
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    """Un `prefect server start` nuevo para las pruebas de un módulo, que no
+    necesitan lo que dejó el inicio rápido."""
+    from herramientas.servidor import PrefectServer, free_port
+
+    home = tmp_path_factory.mktemp("prefect-modulo")
+    with PrefectServer(home, free_port()) as server:
         yield server
-    finally:
-        server.stop()  # por su PID, también si una prueba falló
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +209,35 @@ def lesson_runs(real_server) -> dict:
             lambda runs, count=count: (
                 len(runs) == count and all(t["state_type"] == "COMPLETED" for t in runs)
             ),
+            what=f"las {count} task runs de {run['name']}, todas en Completed",
         )
     return {"iris": iris, "restaurante": party, "salidas": outputs}
+
+
+@pytest.fixture
+def browser():
+    """Abrir Chromium para una prueba.
+
+    Solo para una: mientras Playwright está abierto, su bucle de asyncio sigue
+    corriendo en el hilo de las pruebas, y `asyncio.run()` (y las funciones de
+    Prefect que lo usan) fallan en las pruebas siguientes. test_browser.py, donde
+    todas usan Chromium, lo abre una vez para el módulo.
+    """
+    from tests.helpers import chromium_browser
+
+    with chromium_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser):
+    """Una pestaña nueva del tamaño de las capturas, cerrada al terminar."""
+    from imagenes import capturar
+
+    page = browser.new_page(viewport=capturar.VIEWPORT)
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()
 
 
 @pytest.fixture

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from herramientas.servidor import run_python
+from herramientas.servidor import (
+    DaskCluster,
+    PostgresCluster,
+    PrefectServer,
+    run_python,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Las seis tasks del ejemplo, en su orden, con los nombres que muestra la UI
@@ -20,6 +25,68 @@ RESTAURANT_STEPS = [
     "Cobrar el servicio",
     "Despedir a la persona",
 ]
+
+
+# La prueba que corre ahora (la pone conftest.py::pytest_runtest_setup)
+CURRENT_TEST: pytest.Item | None = None
+# Lo que una prueba puede levantar, y la marca que lo dice (ver pyproject.toml)
+MARKS = {
+    "harness": "usa el servidor de pruebas (prefect_test_harness)",
+    "server": "levanta un servidor de Prefect propio",
+    "browser": "abre Chromium",
+    "postgres": "levanta PostgreSQL",
+    "dask": "levanta un clúster de Dask",
+}
+
+# Qué levanta cada fixture, y la marca que debe llevar la prueba que la usa
+# (tests/test_marks.py lo comprueba; las pruebas que levantan algo por su cuenta
+# se comprueban al levantarlo, ver require_mark)
+FIXTURE_MARKS = {
+    "prefect_server": "harness",
+    "prefect_client": "harness",
+    "harness_api": "harness",
+    "restaurant": "harness",
+    "quick_start": "server",
+    "real_server": "server",
+    "module_server": "server",
+    "lesson_runs": "server",
+    "served": "server",
+    "pg_server": "server",
+    "pool_server": "server",
+    "protected_server": "server",
+    "postgres": "postgres",
+    "browser": "browser",
+    "page": "browser",
+}
+# Todas las pruebas recogidas, también las que `-m` deja fuera (conftest.py)
+COLLECTED: list[pytest.Item] = []
+
+
+def require_mark(mark: str, what: str | None = None) -> None:
+    """Fallar si la prueba que corre levanta algo sin llevar su marca.
+
+    Así `-m "not server"` no levanta servidores: la marca no es una promesa, se
+    comprueba cada vez que una prueba levanta algo.
+    """
+    test = CURRENT_TEST
+    if test is not None and test.get_closest_marker(mark) is None:
+        pytest.fail(
+            f"{test.nodeid} {what or MARKS[mark]}: le falta @pytest.mark.{mark}",
+            pytrace=False,
+        )
+
+
+def _guarded(method, mark: str):
+    def start(self, *args, **kwargs):
+        require_mark(mark)
+        return method(self, *args, **kwargs)
+
+    return start
+
+
+PrefectServer.start = _guarded(PrefectServer.start, "server")
+PostgresCluster.start = _guarded(PostgresCluster.start, "postgres")
+DaskCluster.__enter__ = _guarded(DaskCluster.__enter__, "dask")
 
 
 def quick_start_link(output: str) -> re.Match:
@@ -56,7 +123,14 @@ def run_script(
         env.pop(name, None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
-    return run_python(list(args), env, timeout)
+    result = run_python(list(args), env, timeout)
+    # Un script sin PREFECT_API_URL levanta su propio servidor temporal
+    output = result.stdout + result.stderr
+    if "Starting temporary server on" in output:
+        require_mark("server", "ejecutó un script que levantó un servidor temporal")
+    if "Creating a new Dask cluster" in output:
+        require_mark("dask", "ejecutó un script que levantó un clúster de Dask")
+    return result
 
 
 def prefect_cli(server, *args: str) -> subprocess.CompletedProcess:
@@ -66,16 +140,27 @@ def prefect_cli(server, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def eventually(read, done, timeout: float = 20, every: float = 0.2):
-    """Leer hasta que `done(valor)` se cumpla: Prefect registra las task runs por
-    eventos, así que llegan al servidor un instante después de terminar."""
+def eventually(read, done, *, what: str, timeout: float = 20, every: float = 0.2):
+    """Leer hasta que `done(valor)` se cumpla y devolver ese valor.
+
+    Prefect registra muchas cosas por eventos (task runs, estados, logs), así que
+    llegan al servidor un instante después. Esperar es afirmar: si el plazo vence,
+    la prueba falla diciendo qué esperaba (`what`) y lo último que leyó.
+    """
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         value = read()
-        if done(value) or time.monotonic() > deadline:
+        if done(value):
             return value
+        if time.monotonic() > deadline:
+            seen = repr(value)
+            if len(seen) > 1500:
+                seen = seen[:1500] + " …"
+            raise AssertionError(
+                f"Esperé {timeout:g} s a que {what}, y no pasó. Lo último: {seen}"
+            )
         time.sleep(every)
 
 
@@ -93,6 +178,7 @@ def task_runs(client, flow_run_id, expected: int = 0):
         lambda runs: (
             len(runs) >= expected and all(t.state and t.state.is_final() for t in runs)
         ),
+        what=f"al menos {expected} task runs de {flow_run_id}, todas terminadas",
     )
 
 
@@ -120,12 +206,62 @@ def normalized_tables(text: str) -> str:
     return re.sub(r"mesa \d+", "mesa N", text)
 
 
+def occupied_tables(server) -> dict[str, int]:
+    """Las mesas ocupadas ahora en `server`: {"mesa-N": lugares ocupados}."""
+    limits = server.post("/v2/concurrency_limits/filter", {})
+    return {
+        limit["name"]: limit["active_slots"]
+        for limit in limits
+        if limit["name"].startswith("mesa-") and limit["active_slots"]
+    }
+
+
+def most_at_once(spans) -> int:
+    """Cuántos de los intervalos (desde, hasta) se superponen, como máximo.
+
+    Uno que termina en el mismo instante en que empieza otro no se superpone:
+    un grupo se sienta cuando el anterior ya liberó la mesa.
+    """
+    changes = sorted(
+        [(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans]
+    )
+    now = most = 0
+    for _, change in changes:
+        now += change
+        most = max(most, now)
+    return most
+
+
+def stays_at_table_five(server, run_ids: list[str]) -> list[tuple[str, str]]:
+    """Cuándo se sentó y cuándo se despidió cada grupo en la mesa de 6 (la 5),
+    según los logs de sus corridas: el de despedida se escribe antes de liberarla."""
+    logs = server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": run_ids}}})
+    stays = []
+    for run_id in run_ids:
+        mine = [log for log in logs if log["flow_run_id"] == run_id]
+        (seated,) = [log for log in mine if "la más chica es la 5" in log["message"]]
+        (left,) = [log for log in mine if "gracias por venir" in log["message"]]
+        stays.append((seated["timestamp"], left["timestamp"]))
+    return stays
+
+
+@contextlib.contextmanager
+def with_password(server, auth: str):
+    """Consultar un servidor con contraseña, y olvidarla al salir."""
+    server.auth = auth
+    try:
+        yield server
+    finally:
+        server.auth = None
+
+
 @contextlib.contextmanager
 def chromium_browser():
     """Abrir el Chromium del sistema. Sin Chromium o sin playwright, la prueba se
     salta con el motivo; con CI=true falla, para que CI nunca pase saltándola."""
     from imagenes import capturar
 
+    require_mark("browser")
     reason = None
     try:
         from playwright.sync_api import sync_playwright

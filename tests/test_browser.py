@@ -20,22 +20,14 @@ from tests.helpers import (
     run_script,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Abrir Chromium una vez para este módulo."""
+    """Abrir Chromium una sola vez para este módulo (todas sus pruebas lo usan)."""
     with chromium_browser() as chromium:
         yield chromium
-
-
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport=capturar.VIEWPORT)
-    page.set_default_timeout(30_000)
-    yield page
-    page.close()
 
 
 def open_page(page, url: str, tab: str | None = None):
@@ -50,6 +42,7 @@ def visible(page, text: str):
     return page.get_by_text(text).filter(visible=True).first
 
 
+@pytest.mark.server
 def test_quick_start_link_opens_its_run_once_the_server_is_open(
     page, real_server, quick_start
 ):
@@ -60,30 +53,45 @@ def test_quick_start_link_opens_its_run_once_the_server_is_open(
     visible(page, "Switch to V1 UI").wait_for()  # la interfaz de las capturas
 
 
+@pytest.mark.server
 def test_dashboard_counts_the_runs_until_the_current_minute(page, real_server):
     # Como el Event Feed, el Dashboard cuenta hasta el comienzo del minuto en
-    # curso: la corrida del inicio rápido aparece cuando cambia el minuto
-    def shown_and_expected() -> tuple[str, str]:
-        minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    # curso: una corrida de este minuto aparece cuando cambia el minuto. En vez de
+    # esperar a que cambie, la prueba fija el reloj de la página: primero en el
+    # minuto de la corrida más nueva (no cuenta), después dos minutos más tarde
+    newest = max(
+        datetime.fromisoformat(run["expected_start_time"])
+        for run in real_server.post("/flow_runs/filter", {})
+    )
+
+    def count_at(clock: datetime) -> tuple[str, str]:
+        minute = clock.replace(second=0, microsecond=0)
         before = {"expected_start_time": {"before_": minute.isoformat()}}
         expected = real_server.post("/flow_runs/count", {"flow_runs": before})
+        page.clock.set_fixed_time(clock)
         open_page(page, f"{real_server.url}/v2/dashboard")
         visible(page, "Flow Runs").wait_for()
-        # Sin corridas en el rango, la tarjeta no muestra "N total"
-        shown = re.search(r"Flow Runs\s+(\d+ total)", page.inner_text("body"))
-        return shown[1] if shown else "0 total", f"{expected} total"
 
-    # Si el inicio rápido fue en este minuto, todavía no cuenta: se espera al otro
-    shown, expected = eventually(
-        shown_and_expected,
-        lambda pair: pair[0] == pair[1] != "0 total",
-        timeout=90,
-        every=1,
-    )
-    assert shown == expected
-    assert expected != "0 total"  # al menos la del inicio rápido
+        def shown() -> str:
+            # Sin corridas en el rango, la tarjeta no muestra "N total"
+            found = re.search(r"Flow Runs\s+(\d+ total)", page.inner_text("body"))
+            return found[1] if found else "0 total"
+
+        return eventually(
+            shown,
+            lambda text: text == f"{expected} total",
+            what=f"que el Dashboard, con el reloj en {clock}, diga {expected} total",
+            timeout=30,
+            every=0.5,
+        ), expected
+
+    _, without_newest = count_at(newest)
+    _, with_all = count_at(newest + timedelta(minutes=2))
+    assert with_all > without_newest  # la más nueva cuenta al cambiar el minuto
+    assert with_all >= 1  # al menos la del inicio rápido
 
 
+@pytest.mark.server
 def test_addresses_without_v2_still_serve_the_older_interface(page, real_server):
     open_page(page, f"{real_server.url}/runs")
     visible(page, "Switch to V2 UI").wait_for()
@@ -92,12 +100,14 @@ def test_addresses_without_v2_still_serve_the_older_interface(page, real_server)
     visible(page, "Switch to V1 UI").wait_for()
 
 
+@pytest.mark.server
 def test_runs_list_shows_the_iris_run(page, real_server, lesson_runs):
     open_page(page, f"{real_server.url}/v2/runs")
     visible(page, lesson_runs["iris"]["name"]).wait_for()
     visible(page, "iris-classification").wait_for()
 
 
+@pytest.mark.server
 def test_iris_run_page_shows_its_tasks_logs_and_artifacts(
     page, real_server, lesson_runs
 ):
@@ -132,6 +142,7 @@ def search_runs(real_server) -> list[str]:
     return ids
 
 
+@pytest.mark.server
 def test_search_run_pages_show_one_task_per_candidate_and_then_cached(
     page, real_server, search_runs
 ):
@@ -151,6 +162,7 @@ def test_search_run_pages_show_one_task_per_candidate_and_then_cached(
     visible(page, "Gana ").wait_for()
 
 
+@pytest.mark.server
 def test_restaurant_run_page_lists_its_subflows(page, real_server, lesson_runs):
     url = f"{real_server.url}/v2/runs/flow-run/{lesson_runs['restaurante']['id']}"
     open_page(page, url, tab="Subflow Runs")
@@ -169,6 +181,7 @@ def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
     assert width > 500
 
 
+@pytest.mark.server
 def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
     page, real_server
 ):
@@ -187,13 +200,13 @@ def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
         )
         assert emitted.returncode == 0, emitted.stderr
         # Se espera a que la corrida termine: si no, quedaría con la mesa ocupada
-        runs = eventually(
+        eventually(
             lambda: real_server.deployment_runs(found["id"], name="atender-Feed"),
             lambda runs: [run["state_name"] for run in runs] == ["Completed"],
+            what="una sola corrida atender-Feed, en Completed",
             timeout=120,
             every=0.5,
         )
-        assert [run["state_name"] for run in runs] == ["Completed"]
     # Con el rango de la captura (desde el evento) y los dos prefijos del README,
     # se ven la llegada y, debajo, los tres pasos de la automatización
     open_page(page, capturar.event_feed_url(real_server, resource))
@@ -217,12 +230,14 @@ def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
     assert datetime.now(timezone.utc) - until < timedelta(minutes=1)
 
 
+@pytest.mark.server
 def test_cron_deployment_page_shows_its_schedule_and_upcoming_runs(page, real_server):
     with real_server.serving("introduction/serve_iris.py"):
         found = real_server.deployment("iris-classification/iris-diario")
         eventually(
             lambda: real_server.deployment_runs(found["id"]),
             lambda runs: any(run["state_type"] == "SCHEDULED" for run in runs),
+            what="que el programador cree las próximas corridas de iris-diario",
             timeout=60,
         )
         url = f"{real_server.url}/v2/deployments/deployment/{found['id']}"

@@ -171,7 +171,6 @@ def test_command_line_rejects_impossible_numbers(capsys):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.server
 def test_script_refuses_a_dask_address_nobody_answers(tmp_path):
     address = f"tcp://127.0.0.1:{free_local_port()}"
     result = run_script(
@@ -191,6 +190,7 @@ def test_script_refuses_a_dask_address_nobody_answers(tmp_path):
 
 
 @pytest.mark.server
+@pytest.mark.dask
 def test_dask_without_a_server_starts_one_temporary_server_per_process(tmp_path):
     # Por qué el script pide `prefect server start`: un flow mínimo con Dask y sin
     # PREFECT_API_URL levanta tres servidores temporales (el suyo y uno por proceso)
@@ -260,7 +260,7 @@ def states_by_name(client, flow_run_id, expected: int) -> dict[str, str]:
     }
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_search_maps_one_task_per_candidate_and_publishes_the_winner(
     prefect_client, fits
 ):
@@ -294,7 +294,7 @@ def test_search_maps_one_task_per_candidate_and_publishes_the_winner(
     assert json.loads(artifact.data) == table
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_second_run_is_cached_and_a_changed_candidate_alone_runs_again(
     prefect_client, fits
 ):
@@ -329,7 +329,7 @@ def test_second_run_is_cached_and_a_changed_candidate_alone_runs_again(
     assert set(states.values()) == {"Completed"}
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_invalid_candidates_fail_the_run_before_any_task(prefect_client, fits):
     state = buscar_modelo.search_models(
         [{"modelo": "svm", "C": -1}], 1, return_state=True
@@ -372,7 +372,7 @@ def use_once(edited: bool) -> int:
     return triple_edited(5) if edited else triple(5)
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_default_cache_policy_reuses_only_inside_the_same_run(prefect_client):
     calls.clear()
     first = use_twice(21, return_state=True)
@@ -386,8 +386,8 @@ def test_default_cache_policy_reuses_only_inside_the_same_run(prefect_client):
     assert states == ["Completed", "Cached"]
 
 
-@pytest.mark.server
-def test_lesson_cache_policy_changes_key_when_the_task_code_changes():
+@pytest.mark.harness
+def test_lesson_cache_policy_changes_key_when_the_task_code_changes(prefect_server):
     calls.clear()
     assert use_once(False) == 15 and use_once(False) == 15
     assert calls == [5]  # la segunda corrida salió de la caché
@@ -409,19 +409,21 @@ def lesson_run(server, output: str) -> tuple[dict, list[dict]]:
         lambda runs: (
             len(runs) == 9 and all(t["state_type"] == "COMPLETED" for t in runs)
         ),
+        what=f"las 9 task runs de la búsqueda {run_id}, todas en Completed",
     )
     return server.get(f"/flow_runs/{run_id}"), runs
 
 
 @pytest.mark.server
+@pytest.mark.dask
 def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
-    real_server, tmp_path
+    module_server, tmp_path
 ):
     script_storage = tmp_path / "resultados-del-script"
     worker_storage = tmp_path / "resultados-de-los-workers"
     # Los procesos de Dask con otra carpeta de resultados y un servidor que no existe
     with DaskCluster(
-        real_server,
+        module_server,
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(worker_storage),
         PREFECT_API_URL="http://127.0.0.1:9/api",
     ) as dask:
@@ -432,15 +434,15 @@ def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
             "--repeticiones",
             "2",
             "--recalcular",
-            home=real_server.home,
-            api_url=real_server.api_url,
+            home=module_server.home,
+            api_url=module_server.api_url,
             PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(script_storage),
         )
         workers = dask.worker_output(0)  # un `dask worker` con 2 procesos
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"Connecting to an existing Dask cluster at {dask.address}" in output
-    run, runs = lesson_run(real_server, output)
+    run, runs = lesson_run(module_server, output)
     assert run["state_name"] == "Completed"
     assert sorted(t["state_name"] for t in runs) == ["Completed"] * 9
     # Las tasks corrieron en los procesos de Dask, no en el del script
@@ -453,7 +455,8 @@ def test_script_runs_on_an_existing_dask_cluster_and_its_settings_travel(
 
 
 @pytest.mark.server
-def test_script_with_dask_starts_a_local_cluster_of_processes(real_server):
+@pytest.mark.dask
+def test_script_with_dask_starts_a_local_cluster_of_processes(module_server):
     started = time.time()
     result = run_script(
         "introduction/buscar_modelo.py",
@@ -461,8 +464,8 @@ def test_script_with_dask_starts_a_local_cluster_of_processes(real_server):
         "--repeticiones",
         "1",
         "--recalcular",
-        home=real_server.home,
-        api_url=real_server.api_url,
+        home=module_server.home,
+        api_url=module_server.api_url,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -472,11 +475,11 @@ def test_script_with_dask_starts_a_local_cluster_of_processes(real_server):
     )
     assert "The Dask dashboard is available at http://127.0.0.1:" in output
     assert "distributed.worker - INFO" not in output  # solo avisos y errores de Dask
-    run, runs = lesson_run(real_server, output)
+    run, runs = lesson_run(module_server, output)
     assert run["state_name"] == "Completed"
     assert {t["state_name"] for t in runs} == {"Completed"}
     # Cada resultado, en un archivo por clave de caché en PREFECT_HOME/storage
-    storage = real_server.home / "storage"
+    storage = module_server.home / "storage"
     written = [p for p in storage.iterdir() if p.stat().st_mtime >= started]
     assert len(written) == 9
 
@@ -490,11 +493,12 @@ def finished_evaluations(output: str) -> int:
 
 
 @pytest.mark.server
-def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server):
+@pytest.mark.dask
+def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(module_server):
     # Sin nanny, `dask worker` es el proceso que ejecuta las tasks: SIGKILL lo mata
     # como se apaga una máquina, y nadie lo vuelve a levantar
     worker = ["--nworkers", "1", "--nthreads", "1", "--no-nanny"]
-    with DaskCluster(real_server, worker_args=[worker, worker]) as dask:
+    with DaskCluster(module_server, worker_args=[worker, worker]) as dask:
         search = subprocess.Popen(
             [sys.executable, "introduction/buscar_modelo.py", "--dask-direccion",
              dask.address, "--repeticiones", "20", "--recalcular"],
@@ -506,6 +510,7 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server
             eventually(
                 lambda: finished_evaluations(dask.worker_output(0)),
                 lambda done: done >= 1,
+                what="que el primer proceso de Dask termine un candidato",
                 timeout=180,
             )
             os.kill(dask.processes[1].pid, signal.SIGKILL)
@@ -522,7 +527,7 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server
     # el flow termina con los 8 candidatos medidos
     assert search.returncode == 0, output
     assert "Ganador: regresion_logistica C=10.0" in output
-    run, runs = lesson_run(real_server, output)
+    run, runs = lesson_run(module_server, output)
     assert run["state_name"] == "Completed"
     names = {t["name"] for t in runs if t["name"].startswith("Evaluar")}
     assert len(names) == 8 and {t["state_name"] for t in runs} == {"Completed"}
@@ -531,8 +536,9 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(real_server
 
 
 @pytest.mark.server
+@pytest.mark.dask
 def test_without_the_main_guard_every_dask_process_fails_to_start(
-    real_server, tmp_path
+    module_server, tmp_path
 ):
     # El mismo script sin `if __name__ == "__main__":`, como lo escribe quien olvida
     source = (ROOT / "introduction" / "buscar_modelo.py").read_text(encoding="utf-8")
@@ -548,8 +554,8 @@ def test_without_the_main_guard_every_dask_process_fails_to_start(
         "--dask",
         "--repeticiones",
         "1",
-        home=real_server.home,
-        api_url=real_server.api_url,
+        home=module_server.home,
+        api_url=module_server.api_url,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 1

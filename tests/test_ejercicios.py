@@ -9,9 +9,8 @@ import pytest
 
 from tests.helpers import ROOT, eventually, run_script
 
-pytestmark = pytest.mark.server
 
-
+@pytest.mark.server
 def test_exercise_1_cron_every_two_minutes_schedules_runs_two_minutes_apart(
     real_server,
 ):
@@ -27,6 +26,7 @@ def test_exercise_1_cron_every_two_minutes_schedules_runs_two_minutes_apart(
                 if run["state_type"] == "SCHEDULED"
             ],
             lambda runs: len(runs) >= 3,
+            what="tres corridas programadas de iris-cada-dos-minutos",
             timeout=60,
         )
     starts = sorted(datetime.fromisoformat(r["expected_start_time"]) for r in runs)
@@ -35,6 +35,8 @@ def test_exercise_1_cron_every_two_minutes_schedules_runs_two_minutes_apart(
     assert all(start.minute % 2 == 0 and start.second == 0 for start in starts)
 
 
+@pytest.mark.harness
+@pytest.mark.slow
 def test_exercise_2_seed_burns_only_the_milanesa(prefect_server, monkeypatch, tmp_path):
     import run_restaurant as r
     from cocina import TIME_SCALE_VARIABLE, Cocina
@@ -58,6 +60,8 @@ def test_exercise_2_seed_burns_only_the_milanesa(prefect_server, monkeypatch, tm
     assert served["total_centavos"] == 650 + 375
 
 
+@pytest.mark.harness
+@pytest.mark.slow
 def test_exercise_3_a_table_of_ten_seats_the_familia_perez(prefect_server, tmp_path):
     lesson = tmp_path / "restaurant"
     shutil.copytree(ROOT / "restaurant", lesson)

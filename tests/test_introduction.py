@@ -110,7 +110,7 @@ def _flow_run_id(state):
     return state.state_details.flow_run_id
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_flow_returns_metrics_and_records_its_three_tasks(prefect_client):
     state = run_iris.iris_classification(return_state=True)
     assert state.is_completed()
@@ -127,7 +127,7 @@ def test_flow_returns_metrics_and_records_its_three_tasks(prefect_client):
     assert runs[0].tags == ["data_loading"]
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_flow_attaches_its_artifacts_to_its_run(prefect_client):
     state = run_iris.iris_classification(return_state=True)
     metrics = state.result()
@@ -144,7 +144,7 @@ def test_flow_attaches_its_artifacts_to_its_run(prefect_client):
     assert by_key["iris-matriz-confusion"].data == run_iris.confusion_markdown(metrics)
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_prints_become_logs_of_the_train_task(prefect_client):
     state = run_iris.iris_classification(return_state=True)
     flush_logs()
@@ -157,7 +157,7 @@ def test_prints_become_logs_of_the_train_task(prefect_client):
     assert train_run.name.startswith("Train Model")
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_task_prints_become_logs_only_with_log_prints(prefect_client):
     from prefect import flow, task
 
@@ -201,7 +201,7 @@ class FlakyLoader:
         return load_iris()
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_flow_retries_until_the_third_attempt_succeeds(monkeypatch, prefect_client):
     loader = FlakyLoader(failures=2)
     monkeypatch.setattr(run_iris, "load_iris", loader)
@@ -226,7 +226,7 @@ def test_flow_retries_until_the_third_attempt_succeeds(monkeypatch, prefect_clie
     ]
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_flow_that_keeps_failing_ends_failed_after_4_attempts(
     monkeypatch, prefect_client
 ):
@@ -379,7 +379,7 @@ def test_readme_terminal_output_matches_the_real_output(script_output):
     assert real == expected
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_importing_the_module_starts_no_flow_run(prefect_server, tmp_path):
     from prefect import get_client
 

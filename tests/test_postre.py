@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 from datetime import datetime
 from uuid import UUID
 
@@ -52,8 +53,8 @@ from postre import (
 from tests.helpers import (
     ROOT,
     announce,
-    chromium_browser,
     eventually,
+    occupied_tables,
     prefect_cli,
     run_script,
 )
@@ -62,7 +63,8 @@ NO_BURNS = Cocina(prob_quemar=0)
 # Lo que cada grupo espera su postre en las pruebas de punta a punta: lo
 # bastante para que Chromium llene el formulario, poco para la prueba que vence
 WAIT = 30
-# Cada cuánto revisa `prefect server start` los leases vencidos
+# Cada cuánto revisan los leases vencidos los servidores de las pruebas (1 s; el
+# de quien aprende, 15 s: ver conftest.py)
 REPOSSESSOR_SECONDS = get_current_settings().server.services.repossessor.loop_seconds
 
 # ---------------------------------------------------------------------------
@@ -165,7 +167,8 @@ def test_scripts_refuse_a_bad_dessert_before_doing_anything(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.server
+@pytest.mark.harness
+@pytest.mark.slow
 def test_dessert_chosen_in_advance_is_cooked_brought_and_billed(restaurant, no_waits):
     grupo = {"nombre": "Ana", "personas": 2, "pedido": ["Ravioles"]}
     state = asyncio.run(
@@ -177,7 +180,8 @@ def test_dessert_chosen_in_advance_is_cooked_brought_and_billed(restaurant, no_w
     assert result["cuenta"]["plato"].tolist() == ["Ravioles", "Helado de chocolate"]
 
 
-@pytest.mark.server
+@pytest.mark.harness
+@pytest.mark.slow
 def test_a_burned_dessert_is_not_billed_and_the_waiter_is_told(
     restaurant, no_waits, prefect_client
 ):
@@ -201,6 +205,7 @@ def test_a_burned_dessert_is_not_billed_and_the_waiter_is_told(
             log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=list(failed)))
         ),
         lambda logs: sum("Aviso al mozo" in log.message for log in logs) == 2,
+        what="los dos avisos al mozo (on_failure de preparar-plato)",
     )
     warned = sorted(log.message for log in logs if "Aviso al mozo" in log.message)
     assert warned == [
@@ -212,7 +217,7 @@ def test_a_burned_dessert_is_not_billed_and_the_waiter_is_told(
     assert all(log.level == 40 for log in logs if "Aviso al mozo" in log.message)
 
 
-@pytest.mark.server
+@pytest.mark.harness
 def test_a_table_lease_is_as_short_as_the_server_allows(restaurant):
     # El README: un minuto es lo más corto que admite el servidor, al pedir la
     # mesa y al renovarla; y `prefect server start` revisa los vencidos cada 15 s
@@ -238,7 +243,12 @@ def test_a_table_lease_is_as_short_as_the_server_allows(restaurant):
 
     assert TABLE_LEASE_SECONDS == 60
     asyncio.run(check())
-    assert REPOSSESSOR_SECONDS == 15
+    # Y lo que `prefect server start` hace por defecto (las pruebas lo acortan)
+    from prefect.settings.models.server.services import (
+        ServerServicesRepossessorSettings,
+    )
+
+    assert ServerServicesRepossessorSettings.model_fields["loop_seconds"].default == 15
 
 
 # ---------------------------------------------------------------------------
@@ -269,10 +279,10 @@ def party_run(server, nombre: str, *states: str, timeout: float = 120) -> dict:
             if run["name"] == f"atender-{nombre}"
         ],
         lambda runs: len(runs) == 1 and runs[0]["state_name"] in states,
+        what=f"la corrida atender-{nombre} en {' o '.join(states)}",
         timeout=timeout,
         every=0.2,
     )
-    assert len(runs) == 1 and runs[0]["state_name"] in states, runs
     return runs[0]
 
 
@@ -281,14 +291,13 @@ def serve_log(server) -> str:
     return " ".join((server.home / "serve_restaurant.log").read_text().split())
 
 
-def occupied(server) -> dict[str, int]:
-    limits = server.post("/v2/concurrency_limits/filter", {})
-    return {lim["name"]: lim["active_slots"] for lim in limits if lim["active_slots"]}
-
-
 def seconds_until_free(server, table: str, since: float, timeout: float) -> float:
-    eventually(lambda: occupied(server), lambda busy: table not in busy, timeout)
-    assert table not in occupied(server), f"{table} sigue ocupada"
+    eventually(
+        lambda: occupied_tables(server),
+        lambda busy: table not in busy,
+        what=f"que {table} quede libre",
+        timeout=timeout,
+    )
     return time.monotonic() - since
 
 
@@ -307,6 +316,7 @@ def messages(server, run_id: str, wanted: str) -> list[dict]:
             "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}}
         ),
         lambda logs: any(wanted in log["message"] for log in logs),
+        what=f"un log de {run_id} que diga {wanted!r}",
     )
 
 
@@ -327,10 +337,31 @@ def total(*platos: str) -> str:
     return money(sum(int(MENU.loc[plato, "precio_centavos"]) for plato in platos))
 
 
-def question_of(server, paused: dict) -> str:
-    """La pregunta que la corrida en pausa guardó para el formulario de la UI."""
+def question_of(server, paused: dict) -> str | None:
+    """La pregunta que la corrida en pausa guardó para el formulario de la UI
+    (None si todavía no la guardó)."""
     keyset = paused["state"]["state_details"]["run_input_keyset"]
-    return server.get(f"/flow_runs/{paused['id']}/input/{keyset['description']}")
+    try:
+        return server.get(f"/flow_runs/{paused['id']}/input/{keyset['description']}")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def asked_for_dessert(server, nombre: str) -> dict:
+    """La corrida de `nombre` en pausa, cuando ya guardó su formulario.
+
+    Prefect pone la corrida en Paused y después guarda el esquema del formulario
+    y la pregunta: responder antes sería responder sin esquema que la valide.
+    """
+    paused = party_run(server, nombre, "Paused")
+    eventually(
+        lambda: question_of(server, paused),
+        lambda question: question is not None,
+        what=f"la pregunta del postre de {nombre}, guardada",
+    )
+    return paused
 
 
 def resume(server, run_id: str, postre: str) -> None:
@@ -338,9 +369,10 @@ def resume(server, run_id: str, postre: str) -> None:
         resume_flow_run(run_id, run_input={"postre": postre})
 
 
+@pytest.mark.server
 def test_paused_party_refuses_a_main_course_and_takes_the_chosen_dessert(served):
     announce(served, "--nombre", "Ana", "--postre", "preguntar")
-    paused = party_run(served, "Ana", "Paused")
+    paused = asked_for_dessert(served, "Ana")
     mesa = paused["labels"]["restaurante.mesa"]
     assert question_of(served, paused).startswith(
         f"**¿Postre para Ana, en la mesa {mesa}?**"
@@ -370,9 +402,10 @@ def test_paused_party_refuses_a_main_course_and_takes_the_chosen_dessert(served)
     }
     order = ["Empanadas", "Milanesa con papas", "Limonada", "Flan con dulce de leche"]
     assert rows[-1]["subtotal"] == total(*order) == "$30.65"
-    assert not occupied(served)
+    assert not occupied_tables(served)
 
 
+@pytest.mark.server
 def test_unanswered_party_leaves_without_dessert_when_the_wait_ends(served):
     announce(
         served,
@@ -391,8 +424,10 @@ def test_unanswered_party_leaves_without_dessert_when_the_wait_ends(served):
         datetime.fromisoformat(resumed_at) - datetime.fromisoformat(paused_at)
     ).total_seconds()
     print(f"En pausa {waited:.1f} s con --espera-postre {WAIT}")
-    # (el plazo empieza un instante antes de que el servidor registre la pausa)
-    assert WAIT - 1 <= waited < WAIT + 10
+    # No antes del plazo (que empieza un instante antes de que el servidor
+    # registre la pausa), y antes del timeout de pause_flow_run (el plazo más
+    # 60 s): la reanudó NobodyAnswers, no el timeout
+    assert WAIT - 1 <= waited < WAIT + 60
     logs = messages(served, done["id"], "Nadie eligió postre")
     (warning,) = [log for log in logs if "Nadie eligió postre" in log["message"]]
     assert warning["message"] == (
@@ -406,9 +441,10 @@ def test_unanswered_party_leaves_without_dessert_when_the_wait_ends(served):
         "Ravioles",
         "Total",
     ]
-    assert not occupied(served)
+    assert not occupied_tables(served)
 
 
+@pytest.mark.server
 def test_dessert_chosen_at_the_door_never_pauses(served):
     announce(
         served,
@@ -428,6 +464,7 @@ def test_dessert_chosen_at_the_door_never_pauses(served):
     assert rows[-1]["subtotal"] == total("Empanadas", "Helado de chocolate")
 
 
+@pytest.mark.server
 def test_event_without_a_dessert_asks_for_it(served):
     # Como `prefect event emit` sin la clave postre: default('preguntar')
     grupo = {"nombre": "Ines", "personas": 2, "pedido": ["Limonada"]}
@@ -438,7 +475,7 @@ def test_event_without_a_dessert_asks_for_it(served):
         *("--payload", json.dumps({"grupo": grupo})),
     )
     assert emitted.returncode == 0, emitted.stderr
-    paused = party_run(served, "Ines", "Paused")
+    paused = asked_for_dessert(served, "Ines")
     assert paused["parameters"]["postre"] == "preguntar"
     resume(served, paused["id"], "ninguno")
     done = party_run(served, "Ines", "Completed")
@@ -448,6 +485,7 @@ def test_event_without_a_dessert_asks_for_it(served):
     ]
 
 
+@pytest.mark.server
 def test_readme_command_waits_in_the_terminal_for_the_dessert(served):
     # python restaurant/run_restaurant.py --postre preguntar, con PREFECT_API_URL
     env = served.env(PREFECT_API_URL=served.api_url, RESTAURANTE_ESCALA_TIEMPO="0.2")
@@ -461,7 +499,7 @@ def test_readme_command_waits_in_the_terminal_for_the_dessert(served):
         text=True,
     )
     try:
-        paused = party_run(served, "Hugo", "Paused")
+        paused = asked_for_dessert(served, "Hugo")
         assert script.poll() is None  # la terminal espera
         resume(served, paused["id"], "Flan con dulce de leche")
         output, _ = script.communicate(timeout=120)
@@ -489,6 +527,7 @@ def spawned(serve_process) -> set[int]:
     }
 
 
+@pytest.mark.server
 def test_killed_run_process_frees_its_table_through_the_crashed_hook(served):
     before = spawned(served.serve_process)
     announce(
@@ -498,13 +537,15 @@ def test_killed_run_process_frees_its_table_through_the_crashed_hook(served):
     )
     paused = party_run(served, "Diego", "Paused")
     table = f"mesa-{paused['labels']['restaurante.mesa']}"
-    assert table in occupied(served)
+    assert table in occupied_tables(served)
     (run_process,) = spawned(served.serve_process) - before  # el de Diego
     os.kill(run_process, signal.SIGKILL)
     killed = time.monotonic()
     freed = seconds_until_free(served, table, killed, timeout=60)
     print(f"SIGKILL del proceso de la corrida: {table} libre en {freed:.1f} s")
-    assert freed <= 30  # la meta; sin el hook, hasta que vence el lease
+    # Antes de que el lease pudiera vencer (renovado hasta RENEW_SECONDS antes
+    # del SIGKILL): la liberó el hook, no el servidor
+    assert freed < TABLE_LEASE_SECONDS - RENEW_SECONDS
     crashed = party_run(served, "Diego", "Crashed")
     assert "SIGKILL" in crashed["state"]["message"]
     log = serve_log(served)
@@ -515,6 +556,7 @@ def test_killed_run_process_frees_its_table_through_the_crashed_hook(served):
     assert f"Mesa {table[5:]} libre: la corrida terminó en Crashed." in log
 
 
+@pytest.mark.server
 def test_cancelled_party_frees_its_table_at_once(served):
     announce(served, "--nombre", "Elena", "--personas", "1", "--postre", "preguntar")
     paused = party_run(served, "Elena", "Paused")
@@ -524,7 +566,7 @@ def test_cancelled_party_frees_its_table_at_once(served):
     assert result.returncode == 0, result.stderr
     freed = seconds_until_free(served, table, start, timeout=60)
     print(f"prefect flow-run cancel: {table} libre en {freed:.1f} s")
-    assert freed <= 30
+    assert freed < TABLE_LEASE_SECONDS - RENEW_SECONDS  # no por el lease
     party_run(served, "Elena", "Cancelled", timeout=60)
     # La liberó el finally del flow, que corre al cancelar...
     freed_by = f"Mesa {table[5:]} libre."
@@ -539,22 +581,22 @@ def test_cancelled_party_frees_its_table_at_once(served):
     assert "Corrida en Cancelling: no tenía mesa que liberar." in log
 
 
-def test_paused_party_is_resumed_from_the_ui_form(served):
+@pytest.mark.server
+@pytest.mark.browser
+def test_paused_party_is_resumed_from_the_ui_form(served, page):
     # Una corrida del deployment con sus propios parámetros: 10 minutos para
     # responder, para que Chromium no compita con el plazo
     grupo = {"nombre": "Fede", "personas": 2, "pedido": ["Ravioles"]}
     params = {"grupo": grupo, "postre": "preguntar", "espera_postre": 600}
-    with chromium_browser() as browser:
-        page = browser.new_page(viewport=capturar.VIEWPORT)
-        started = prefect_cli(
-            served,
-            *("deployment", "run", "atender-persona/llegadas"),
-            *("--params", json.dumps(params)),
-        )
-        assert started.returncode == 0, started.stderr
-        paused = party_run(served, "Fede", "Paused")
-        assert "Si nadie responde en 600 s" in question_of(served, paused)
-        capturar.choose_dessert(page, served, paused, "Helado de chocolate")
+    started = prefect_cli(
+        served,
+        *("deployment", "run", "atender-persona/llegadas"),
+        *("--params", json.dumps(params)),
+    )
+    assert started.returncode == 0, started.stderr
+    paused = asked_for_dessert(served, "Fede")
+    assert "Si nadie responde en 600 s" in question_of(served, paused)
+    capturar.choose_dessert(page, served, paused, "Helado de chocolate")
     done = party_run(served, "Fede", "Completed")
     rows = bill_of(served, done["id"])
     assert rows[-2]["plato"] == "Helado de chocolate"
@@ -563,6 +605,7 @@ def test_paused_party_is_resumed_from_the_ui_form(served):
     ]
 
 
+@pytest.mark.server
 def test_dead_serve_leaves_the_table_until_its_renewed_lease_expires(tmp_path):
     with PrefectServer(tmp_path, free_port()) as server:
         with server.serving(
@@ -573,17 +616,25 @@ def test_dead_serve_leaves_the_table_until_its_renewed_lease_expires(tmp_path):
             announce(server, "--nombre", "Gael", "--postre", "preguntar")
             paused = party_run(server, "Gael", "Paused")
             table = f"mesa-{paused['labels']['restaurante.mesa']}"
-            # Más que un lease entero: sin renovarlo, el servidor ya la habría
-            # liberado con el grupo todavía sentado
-            time.sleep(TABLE_LEASE_SECONDS + REPOSSESSOR_SECONDS)
-            assert table in occupied(server)
+            # Más que un lease entero sentado: sin renovarlo, el servidor ya la
+            # habría liberado. Se mira todo ese tiempo porque una renovación no
+            # deja señal (ni evento, ni log, ni una API que lea cuándo vence)
+            seated_until = (
+                time.monotonic() + TABLE_LEASE_SECONDS + 2 * REPOSSESSOR_SECONDS
+            )
+            while time.monotonic() < seated_until:
+                assert table in occupied_tables(server), "el lease no se renovó"
+                time.sleep(1)
             # Se muere todo: serve y la corrida (Ctrl+C a la terminal no, SIGKILL)
             os.killpg(process.pid, signal.SIGKILL)
             killed = time.monotonic()
-            bound = TABLE_LEASE_SECONDS + REPOSSESSOR_SECONDS
-            freed = seconds_until_free(server, table, killed, timeout=bound + 30)
+            freed = seconds_until_free(
+                server, table, killed, timeout=TABLE_LEASE_SECONDS + 60
+            )
             # Nadie queda para decir que la corrida se cortó: sigue en Paused
             assert server.get(f"/flow_runs/{paused['id']}")["state_name"] == "Paused"
     print(f"serve y la corrida muertos: {table} libre en {freed:.1f} s")
-    assert freed <= bound + 5
-    assert freed > TABLE_LEASE_SECONDS - RENEW_SECONDS - 5  # no antes del lease
+    # Lo que dice el README: la libera el servidor al vencer el lease, que se
+    # renovó hasta RENEW_SECONDS antes (con la revisión de cada 15 s de un
+    # `prefect server start` sin tocar, a lo sumo 15 s después)
+    assert TABLE_LEASE_SECONDS - RENEW_SECONDS - 5 < freed <= TABLE_LEASE_SECONDS + 15

@@ -7,7 +7,6 @@ contraseña. Necesita PostgreSQL instalado (`.ci/run` lo instala): sin él, las
 pruebas de PostgreSQL se saltan con el motivo, y con CI=true fallan.
 """
 
-import contextlib
 import os
 import re
 import signal
@@ -30,15 +29,18 @@ from herramientas.servidor import (
     readme_lines,
     readme_protected_settings,
 )
-from mesas import TABLE_LEASE_SECONDS
+from mesas import RENEW_SECONDS, TABLE_LEASE_SECONDS
 from tests.helpers import (
     RESTAURANT_STEPS,
     ROOT,
     announce,
-    chromium_browser,
     eventually,
+    most_at_once,
     normalized_tables,
+    occupied_tables,
     run_script,
+    stays_at_table_five,
+    with_password,
 )
 
 pytestmark = pytest.mark.server
@@ -55,15 +57,21 @@ def readme_block_after(start: str) -> str:
     return after[1]
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    """Un PostgreSQL propio, con el usuario y la base del README."""
+def need_postgres() -> None:
+    """Sin PostgreSQL instalado, la prueba se salta con el motivo; con CI=true
+    falla, para que CI nunca pase saltándola."""
     try:
         postgres_bin()
     except FileNotFoundError as error:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{error} (en CI las pruebas de PostgreSQL no se saltan)")
         pytest.skip(str(error))
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """Un PostgreSQL propio, con el usuario y la base del README."""
+    need_postgres()
     with PostgresCluster() as cluster:
         cluster.create_prefect_database()
         yield cluster
@@ -101,6 +109,7 @@ def lines_without_spaces(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", line).strip() for line in text.strip().splitlines()]
 
 
+@pytest.mark.postgres
 def test_readme_postgres_setup_keeps_the_party_in_postgres(postgres, pg_server):
     # La base de PREFECT_HOME sigue sin crearse: el servidor escribe en PostgreSQL
     assert not (pg_server.home / "prefect.db").exists()
@@ -119,6 +128,7 @@ def test_readme_postgres_setup_keeps_the_party_in_postgres(postgres, pg_server):
         lambda runs: (
             len(runs) == 9 and {t["state_name"] for t in runs} == {"Completed"}
         ),
+        what="las 9 task runs de atender-Ana en PostgreSQL, todas en Completed",
     )
     steps = [t["name"].rsplit("-", 1)[0] for t in tasks]
     assert [s for s in steps if s != "preparar-plato"] == RESTAURANT_STEPS
@@ -143,6 +153,7 @@ def test_readme_postgres_setup_keeps_the_party_in_postgres(postgres, pg_server):
     assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in after
 
 
+@pytest.mark.postgres
 def test_shift_on_postgres_shows_what_the_readme_shows(pg_server):
     result = run_script(
         "restaurant/turno.py",
@@ -183,6 +194,7 @@ def bad_address_cases(postgres) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.postgres
 def test_wrong_database_address_stops_the_server_with_the_reason(postgres, tmp_path):
     for i, (address, reason) in enumerate(bad_address_cases(postgres)):
         server = PrefectServer(
@@ -212,7 +224,11 @@ def deploy_to_the_pool(server, home=None, **env) -> dict:
     return deployment
 
 
-def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server):
+@pytest.mark.postgres
+@pytest.mark.browser
+def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(
+    pg_server, request
+):
     # Sin el pool, el script de la lección lo dice en lugar de fallar a medias
     no_pool = run_script(
         "restaurant/desplegar_restaurante.py",
@@ -244,6 +260,7 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
                 len(runs) == len(parties)
                 and all(r["state_type"] == "COMPLETED" for r in runs)
             ),
+            what="las seis llegadas atendidas por los workers, en Completed",
             timeout=300,
             every=1,
         )
@@ -265,34 +282,22 @@ def test_two_workers_share_the_arrivals_and_no_table_is_double_booked(pg_server)
             # y que antes de cada corrida fue a la carpeta del código (from_source)
             assert "Executing deployment step: set_working_directory" in outputs[name]
             # --limit 2: nunca más de dos corridas a la vez en el mismo worker
-            spans = sorted(
-                (time_of(r["start_time"]), time_of(r["end_time"])) for r in taken
-            )
-            for i, (start, _) in enumerate(spans):
-                assert sum(s <= start < e for s, e in spans[:i]) <= 1
+            spans = [(time_of(r["start_time"]), time_of(r["end_time"])) for r in taken]
+            assert most_at_once(spans) <= 2
         # La mesa de 6 es una sola: un grupo de 6 se sienta solo después de que el
-        # anterior se despidió (el log de despedida se escribe antes de liberarla)
+        # anterior se despidió
         six = [r["id"] for r in runs if r["name"].startswith("atender-Seis")]
-        logs = pg_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": six}}})
-        seated = [log for log in logs if "la más chica es la 5" in log["message"]]
-        left = [log for log in logs if "gracias por venir" in log["message"]]
-        assert len(seated) == len(left) == 3
-        at_table = 0
-        for _, change in sorted(
-            [(log["timestamp"], 1) for log in seated]
-            + [(log["timestamp"], -1) for log in left]
-        ):
-            at_table += change
-            assert at_table <= 1, "dos grupos en la mesa 5 a la vez"
+        assert len(six) == 3
+        assert most_at_once(stays_at_table_five(pg_server, six)) == 1
 
         # La UI, al final (sin Chromium se salta, con lo demás ya probado):
         # Work Pools → restaurante → Workers, los dos en Online
-        with chromium_page() as page:
-            page.goto(f"{pg_server.url}/v2/work-pools/work-pool/restaurante")
-            page.get_by_role("tab", name="Workers").click()
-            for name in ("mozo-1", "mozo-2"):
-                row = page.get_by_role("row").filter(has_text=name)
-                row.get_by_text("Online").wait_for()
+        page = request.getfixturevalue("page")
+        page.goto(f"{pg_server.url}/v2/work-pools/work-pool/restaurante")
+        page.get_by_role("tab", name="Workers").click()
+        for name in ("mozo-1", "mozo-2"):
+            row = page.get_by_role("row").filter(has_text=name)
+            row.get_by_text("Online").wait_for()
 
 
 def time_of(stamp: str) -> float:
@@ -323,8 +328,7 @@ def test_protected_server_answers_401_without_the_password(protected_server):
         protected_server.get("/admin/version")
     assert refused.value.code == 401
     # Con la contraseña pero sin el token CSRF, escribir o filtrar da 403
-    protected_server.auth = AUTH
-    try:
+    with with_password(protected_server, AUTH):
         request = urllib.request.Request(
             f"{protected_server.api_url}/flows/filter",
             data=b"{}",
@@ -335,8 +339,6 @@ def test_protected_server_answers_401_without_the_password(protected_server):
         assert no_token.value.code == 403
         assert "Missing CSRF token" in no_token.value.read().decode()
         assert protected_server.post("/flows/filter", {}) == []  # con el token
-    finally:
-        protected_server.auth = None
 
 
 @pytest.mark.parametrize(
@@ -386,44 +388,33 @@ def test_with_the_readme_password_the_lesson_runs(protected_server):
     )
     assert lesson.returncode == 0, lesson.stdout + lesson.stderr
     assert lesson.stdout.strip().endswith("Total: $25.15")
-    protected_server.auth = AUTH
-    try:
+    with with_password(protected_server, AUTH):
         (run,) = protected_server.flow_runs("atender-persona")
-    finally:
-        protected_server.auth = None
     assert run["state_name"] == "Completed"
 
 
-@contextlib.contextmanager
-def chromium_page():
-    """Una página de Chromium del tamaño de las capturas."""
-    from imagenes import capturar
-
-    with chromium_browser() as browser:
-        page = browser.new_page(viewport=capturar.VIEWPORT)
-        page.set_default_timeout(30_000)
-        yield page
-
-
-def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server):
-    with chromium_page() as page:
-        page.goto(f"{protected_server.url}/v2/runs")
-        page.wait_for_url(re.compile(r"/v2/login"))
-        field = page.get_by_placeholder("admin:pass")
-        field.fill("admin:otra")  # con otra clave, no entra
+@pytest.mark.browser
+def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server, page):
+    page.goto(f"{protected_server.url}/v2/runs")
+    page.wait_for_url(re.compile(r"/v2/login"))
+    field = page.get_by_placeholder("admin:pass")
+    field.fill("admin:otra")  # con otra clave, no entra: la UI pregunta y el
+    with page.expect_response(re.compile(r"/api/")) as answer:  # servidor dice 401
         page.get_by_role("button", name="Login").click()
-        page.wait_for_timeout(3000)
-        assert "/login" in page.url
-        field.fill(AUTH)
-        page.get_by_role("button", name="Login").click()
-        # Entra: sale de /login y aparece el menú de la UI
-        page.wait_for_url(lambda url: "/login" not in url)
-        page.get_by_role("link", name="Work Pools").first.wait_for()
+    assert answer.value.status == 401
+    assert "/login" in page.url
+    field.fill(AUTH)
+    page.get_by_role("button", name="Login").click()
+    # Entra: sale de /login y aparece el menú de la UI
+    page.wait_for_url(lambda url: "/login" not in url)
+    page.get_by_role("link", name="Work Pools").first.wait_for()
 
 
+@pytest.mark.postgres
 def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
     tmp_path,
 ):
+    need_postgres()
     with PostgresCluster() as cluster:
         cluster.create_prefect_database()
         with PrefectServer(
@@ -443,34 +434,42 @@ def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
             try:
                 # Los cinco grupos sentados, comiendo: entonces se corta PostgreSQL
                 eventually(
-                    lambda: server.post("/v2/concurrency_limits/filter", {}),
-                    lambda limits: sum(lim["active_slots"] for lim in limits) == 5,
+                    lambda: occupied_tables(server),
+                    lambda busy: len(busy) == 5,
+                    what="los cinco grupos del turno sentados (antes del corte)",
                     timeout=120,
                 )
                 cluster.stop()
-                time.sleep(20)
+                # Sin base de datos, el servidor responde 500 y el turno termina
+                # con error; recién entonces vuelve PostgreSQL
+                eventually(
+                    shift.poll,
+                    lambda code: code is not None,
+                    what="que el turno termine sin PostgreSQL",
+                    timeout=180,
+                    every=0.5,
+                )
                 cluster.start()
-                assert shift.wait(timeout=300) != 0
             finally:
                 if shift.poll() is None:
                     shift.kill()
+            assert shift.returncode != 0
             output = (tmp_path / "turno.log").read_text(errors="replace")
             assert "500 Internal Server Error" in output
             # Con PostgreSQL de vuelta, el mismo servidor responde sin reiniciarlo
             parties = server.flow_runs("atender-persona")
             stuck = [run for run in parties if run["state_type"] == "RUNNING"]
             assert stuck, [(run["name"], run["state_name"]) for run in parties]
-
-            def held() -> list[str]:
-                limits = server.post("/v2/concurrency_limits/filter", {})
-                return [lim["name"] for lim in limits if lim["active_slots"]]
-
-            assert held()  # nadie las devolvió: quedan hasta que venza su lease
+            # Nadie devolvió sus mesas: quedan hasta que venza su lease
+            assert occupied_tables(server)
             ended = time.monotonic()
-            # El lease dura un minuto desde la última renovación, y el servidor
-            # revisa los vencidos cada 15 s
-            eventually(held, lambda names: not names, timeout=TABLE_LEASE_SECONDS + 45)
-            assert not held()
+            # El lease dura un minuto desde la última renovación
+            eventually(
+                lambda: occupied_tables(server),
+                lambda busy: busy == {},
+                what="que el servidor libere las mesas al vencer sus leases",
+                timeout=TABLE_LEASE_SECONDS + 45,
+            )
             print(f"Mesas libres {time.monotonic() - ended:.0f} s después del turno")
 
 
@@ -492,11 +491,13 @@ def test_killed_worker_leaves_its_party_crashed_and_its_table_free(pool_server):
         (run,) = eventually(
             lambda: server.deployment_runs(deployment["id"], "atender-Ana"),
             lambda runs: runs and runs[0]["state_name"] == "Running",
+            what="la corrida de Ana en Running",
             timeout=120,
         )
         eventually(
-            lambda: server.post("/v2/concurrency_limits/filter", {}),
-            lambda limits: any(lim["active_slots"] for lim in limits),
+            lambda: occupied_tables(server),
+            lambda busy: busy != {},
+            what="Ana sentada a su mesa",
             timeout=60,
         )
         worker = workers[run["labels"]["prefect.worker.name"]]
@@ -505,19 +506,20 @@ def test_killed_worker_leaves_its_party_crashed_and_its_table_free(pool_server):
         final = eventually(
             lambda: server.get(f"/flow_runs/{run['id']}"),
             lambda found: found["state_type"] != "RUNNING",
+            what="que la corrida de Ana deje Running",
             timeout=120,
             every=0.5,
         )
-        limits = eventually(
-            lambda: server.post("/v2/concurrency_limits/filter", {}),
-            lambda limits: not any(lim["active_slots"] for lim in limits),
+        eventually(
+            lambda: occupied_tables(server),
+            lambda busy: busy == {},
+            what="la mesa de Ana libre",
             timeout=60,
             every=0.5,
         )
         freed = time.monotonic() - killed
     print(f"mesa libre {freed:.1f} s después de matar al worker: {final['state']}")
     assert final["state_name"] == "Crashed", final["state"]
-    assert not any(lim["active_slots"] for lim in limits)
 
 
 def test_killed_run_of_a_worker_frees_its_table_through_the_crashed_hook(pool_server):
@@ -530,6 +532,7 @@ def test_killed_run_of_a_worker_frees_its_table_through_the_crashed_hook(pool_se
         (run,) = eventually(
             lambda: server.deployment_runs(deployment["id"], "atender-Bea"),
             lambda runs: runs and runs[0]["state_name"] == "Paused",
+            what="la corrida de Bea en Paused",
             timeout=120,
         )
         table = run["labels"]["restaurante.mesa"]
@@ -542,24 +545,25 @@ def test_killed_run_of_a_worker_frees_its_table_through_the_crashed_hook(pool_se
         ]
         engine.kill()  # SIGKILL
         killed = time.monotonic()
-        limits = eventually(
-            lambda: server.post("/v2/concurrency_limits/filter", {}),
-            lambda limits: not any(lim["active_slots"] for lim in limits),
+        eventually(
+            lambda: occupied_tables(server),
+            lambda busy: busy == {},
+            what=f"la mesa {table} de Bea libre",
             timeout=60,
             every=0.2,
         )
         freed = time.monotonic() - killed
-        assert not any(lim["active_slots"] for lim in limits)
-        final = eventually(
+        eventually(
             lambda: server.get(f"/flow_runs/{run['id']}"),
             lambda found: found["state_name"] == "Crashed",
+            what="la corrida de Bea en Crashed",
         )
-        assert final["state_name"] == "Crashed"
         # El hook lo ejecutó el worker: su terminal lo dice
         output = " ".join(server.worker_output(name).split())
         assert f"Mesa {table} libre: la corrida terminó en Crashed." in output
     print(f"SIGKILL de la corrida de un worker: mesa {table} libre en {freed:.1f} s")
-    assert freed <= 30
+    # Antes de que el lease pudiera vencer: la liberó el hook, no el servidor
+    assert freed < TABLE_LEASE_SECONDS - RENEW_SECONDS
 
 
 def this_machine_address() -> str | None:
@@ -616,8 +620,8 @@ def test_workers_of_the_protected_server_need_the_password(protected_server, tmp
     )
     assert refused.returncode != 0
     assert "401" in refused.stdout + refused.stderr
-    protected_server.auth = AUTH  # desde aquí, cada proceso con PREFECT_API_AUTH_STRING
-    try:
+    # Desde aquí, con la clave: las pruebas y cada proceso (PREFECT_API_AUTH_STRING)
+    with with_password(protected_server, AUTH):
         env = {"PREFECT_API_AUTH_STRING": AUTH}
         deployment = deploy_to_the_pool(protected_server, tmp_path, **env)
         with protected_server.workers(
@@ -627,9 +631,8 @@ def test_workers_of_the_protected_server_need_the_password(protected_server, tmp
             (run,) = eventually(
                 lambda: protected_server.deployment_runs(deployment["id"]),
                 lambda runs: runs and runs[0]["state_type"] == "COMPLETED",
+                what="la llegada de Ana, atendida por un worker",
                 timeout=120,
             )
         assert run["name"] == "atender-Ana"
         assert run["labels"]["prefect.worker.name"] in ("mozo-1", "mozo-2")
-    finally:
-        protected_server.auth = None

@@ -119,4 +119,7 @@ def test_quick_start_commands_are_the_ones_ci_runs():
     )
     assert "\npython -m pytest\n```" in README
     assert ci.rstrip().splitlines()[-1] == "python -m pytest"
+    # La comprobación rápida: la misma línea en el README y en CI
+    assert "\npython -m pytest -m quick\n```" in README
+    assert "    python -m pytest -m quick\n" in ci
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
