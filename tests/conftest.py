@@ -39,28 +39,30 @@ SHARED_SERVERS = {
     "pool_server": "pool_server",
     "protected_server": "protected_server",
     "module_server": "{module}",  # uno por módulo: el grupo es el módulo
-    # El servidor de pruebas: uno para los grupos del restaurante y otro para lo
-    # demás, así esas dos tandas largas corren a la vez
+    # El servidor de pruebas: uno para los grupos del restaurante (las pruebas
+    # lentas de test_restaurant.py) y otro para lo demás, así esas dos tandas
+    # largas corren a la vez; la comprobación rápida usa solo el segundo
     "prefect_server": "harness-{lesson}",
 }
 # Las marcas que dejan a una prueba fuera de la comprobación rápida
 SLOW_MARKS = ("server", "browser", "postgres", "dask", "slow")
-# Grupos y pruebas sueltas, de la que más tarda a la que menos (con --durations)
+# Qué se reparte primero (medido con --durations): las pruebas que esperan un
+# lease, que casi no usan CPU, y después los grupos y las pruebas más largas
 LONGEST_FIRST = [
+    "tests/test_postre.py::test_dead_serve_leaves_the_table_until_its_renewed_lease_expires",
     "real_server",
     "harness-restaurant",
     "harness-others",
     "served",
-    "tests/test_postre.py::test_dead_serve_leaves_the_table_until_its_renewed_lease_expires",
-    "postgres",
-    "test_schedules_and_triggers",
-    "test_busqueda",
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
     "tests/test_end_to_end.py::test_expired_table_lease_is_freed_by_prefect_server_start",
-    "protected_server",
-    "pool_server",
+    "postgres",
     "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
     "tests/test_busqueda.py::test_dask_without_a_server_starts_one_temporary_server_per_process",
+    "test_schedules_and_triggers",
+    "test_busqueda",
+    "protected_server",
+    "pool_server",
 ]
 
 
@@ -76,6 +78,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(PREFECT_HOME, ignore_errors=True)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Cuántos procesos abre `-n auto`: cinco para todo (casi todo es esperar:
+    un lease, un evento, un servidor que arranca); dos para `-m quick`, que
+    trabaja más de lo que espera y no gana nada con más procesos que núcleos."""
+    return 2 if config.option.markexpr == "quick" else 5
+
+
 @pytest.hookimpl(tryfirst=True)  # antes de que pytest-xdist lea los grupos
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """Agrupar las pruebas de cada servidor compartido y ordenar: lo largo primero.
@@ -86,7 +95,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """
     for item in items:
         module = item.module.__name__
-        lesson = "restaurant" if module == "test_restaurant" else "others"
+        slow_restaurant = module == "test_restaurant" and item.get_closest_marker(
+            "slow"
+        )
+        lesson = "restaurant" if slow_restaurant else "others"
         shared = [
             group.format(module=module, lesson=lesson)
             for name, group in SHARED_SERVERS.items()

@@ -144,8 +144,9 @@ def eventually(read, done, *, what: str, timeout: float = 20, every: float = 0.2
     """Leer hasta que `done(valor)` se cumpla y devolver ese valor.
 
     Prefect registra muchas cosas por eventos (task runs, estados, logs), así que
-    llegan al servidor un instante después. Esperar es afirmar: si el plazo vence,
-    la prueba falla diciendo qué esperaba (`what`) y lo último que leyó.
+    llegan al servidor un instante después. Si el plazo vence, la prueba falla
+    diciendo qué esperaba (`what`) y lo último que leyó: una espera es una
+    afirmación, nunca pasa en silencio.
     """
     import time
 
