@@ -79,10 +79,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Cuántos procesos abre `-n auto`: cinco para todo (casi todo es esperar:
-    un lease, un evento, un servidor que arranca); dos para `-m quick`, que
-    trabaja más de lo que espera y no gana nada con más procesos que núcleos."""
-    return 2 if config.option.markexpr == "quick" else 5
+    """Cuántos procesos abre `-n auto`: cuatro para todo (casi todo es esperar:
+    un lease, un evento, un servidor que arranca; con cinco, en 2 núcleos, tardó
+    más); dos para `-m quick`, que trabaja más de lo que espera."""
+    return 2 if config.option.markexpr == "quick" else 4
 
 
 @pytest.hookimpl(tryfirst=True)  # antes de que pytest-xdist lea los grupos

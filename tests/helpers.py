@@ -146,7 +146,8 @@ def eventually(read, done, *, what: str, timeout: float = 20, every: float = 0.2
     Prefect registra muchas cosas por eventos (task runs, estados, logs), así que
     llegan al servidor un instante después. Si el plazo vence, la prueba falla
     diciendo qué esperaba (`what`) y lo último que leyó: una espera es una
-    afirmación, nunca pasa en silencio.
+    afirmación, nunca pasa en silencio. Lee cada `every` segundos al principio y
+    cada vez menos seguido (hasta cada 2 s): una espera larga no ocupa al servidor.
     """
     import time
 
@@ -163,6 +164,7 @@ def eventually(read, done, *, what: str, timeout: float = 20, every: float = 0.2
                 f"Esperé {timeout:g} s a que {what}, y no pasó. Lo último: {seen}"
             )
         time.sleep(every)
+        every = min(every * 1.5, max(every, 2.0))
 
 
 def task_runs(client, flow_run_id, expected: int = 0):
