@@ -100,9 +100,16 @@ async def take_table(client, mesa: int) -> UUID | None:
     if holder:
         # Quien atienda un fallo de esta corrida (ver release_table_hook) lee
         # aquí qué mesa liberar
-        await client.update_flow_run_labels(
-            holder.id, {TABLE_LABEL: str(mesa), LEASE_LABEL: str(lease_id)}
-        )
+        labels = {TABLE_LABEL: str(mesa), LEASE_LABEL: str(lease_id)}
+        try:
+            await client.update_flow_run_labels(holder.id, labels)
+        except httpx.HTTPStatusError as error:  # la mesa es del grupo igual
+            get_run_logger().warning(
+                "Mesa %s ocupada, pero no se anotó en la corrida (%s): si la "
+                "corrida se corta, la mesa vuelve cuando venza el lease.",
+                mesa,
+                error.response.status_code,
+            )
     return lease_id
 
 

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 
 import pandas as pd
@@ -668,3 +669,36 @@ def test_a_note_that_cannot_be_written_does_not_undo_a_freed_table(monkeypatch):
     asyncio.run(mesas.release_table("lease-1"))
     assert released == ["lease-1"]
     assert warnings == ["Mesa libre, pero no se anotó en la corrida: 503"]
+
+
+def test_a_table_whose_note_cannot_be_written_is_still_the_partys(monkeypatch):
+    # Lo mismo al sentarse: la mesa es del grupo; sin la nota, si la corrida se
+    # corta, la devuelve el servidor al vencer el lease, no el hook
+    import httpx
+
+    import mesas
+
+    warnings = []
+    busy = httpx.Response(503, request=httpx.Request("PATCH", "http://x/labels"))
+
+    class Client:
+        async def increment_concurrency_slots_with_lease(self, **kwargs):
+            return httpx.Response(200, json={"lease_id": str(LEASE)})
+
+        async def update_flow_run_labels(self, flow_run_id, labels):
+            raise httpx.HTTPStatusError("503", request=busy.request, response=busy)
+
+    class Logger:
+        def warning(self, message, *args):
+            warnings.append(message % args)
+
+    monkeypatch.setattr(mesas, "get_run_logger", Logger)
+    monkeypatch.setattr(mesas.runtime.flow_run, "id", uuid.uuid4(), raising=False)
+    assert asyncio.run(mesas.take_table(Client(), 3)) == LEASE
+    assert warnings == [
+        "Mesa 3 ocupada, pero no se anotó en la corrida (503): si la corrida se "
+        "corta, la mesa vuelve cuando venza el lease."
+    ]
+
+
+LEASE = uuid.uuid4()
