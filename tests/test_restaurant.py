@@ -636,57 +636,24 @@ def test_script_rejects_a_bad_party_in_spanish_before_starting(capsys, monkeypat
     assert shown.err == readme.split(command)[1].split("```")[0]
 
 
-def test_a_note_that_cannot_be_written_does_not_undo_a_freed_table(monkeypatch):
-    # Un servidor saturado (SQLite con muchos grupos a la vez) puede responder 503
-    # a la etiqueta "lease liberado": la mesa ya está libre y el grupo, atendido
+@pytest.fixture
+def labels_refused(monkeypatch):
+    """Dentro de una corrida, con un servidor que responde 503 a las etiquetas (un
+    SQLite saturado): da esa respuesta (`refuse`) y los WARNING escritos."""
+    from types import SimpleNamespace
+
     import httpx
 
     import mesas
 
-    released, warnings = [], []
-    busy = httpx.Response(503, request=httpx.Request("PATCH", "http://x/labels"))
+    warnings: list[str] = []
+    request = httpx.Request("PATCH", "http://127.0.0.1/api/flow_runs/x/labels")
+    busy = httpx.HTTPStatusError(
+        "503", request=request, response=httpx.Response(503, request=request)
+    )
 
-    class Client:
-        async def __aenter__(self):
-            return self
-
-        async def __aexit__(self, *exc_info):
-            return None
-
-        async def release_concurrency_slots_with_lease(self, lease_id):
-            released.append(lease_id)
-
-        async def update_flow_run_labels(self, flow_run_id, labels):
-            raise httpx.HTTPStatusError("503", request=busy.request, response=busy)
-
-    class Logger:
-        def warning(self, message, *args):
-            warnings.append(message % args)
-
-    monkeypatch.setattr(mesas, "get_client", Client)
-    monkeypatch.setattr(mesas, "get_run_logger", Logger)
-    monkeypatch.setattr(mesas.runtime.flow_run, "id", "una-corrida", raising=False)
-    asyncio.run(mesas.release_table("lease-1"))
-    assert released == ["lease-1"]
-    assert warnings == ["Mesa libre, pero no se anotó en la corrida: 503"]
-
-
-def test_a_table_whose_note_cannot_be_written_is_still_the_partys(monkeypatch):
-    # Lo mismo al sentarse: la mesa es del grupo; sin la nota, si la corrida se
-    # corta, la devuelve el servidor al vencer el lease, no el hook
-    import httpx
-
-    import mesas
-
-    warnings = []
-    busy = httpx.Response(503, request=httpx.Request("PATCH", "http://x/labels"))
-
-    class Client:
-        async def increment_concurrency_slots_with_lease(self, **kwargs):
-            return httpx.Response(200, json={"lease_id": str(LEASE)})
-
-        async def update_flow_run_labels(self, flow_run_id, labels):
-            raise httpx.HTTPStatusError("503", request=busy.request, response=busy)
+    async def refuse(flow_run_id, labels):
+        raise busy
 
     class Logger:
         def warning(self, message, *args):
@@ -694,11 +661,57 @@ def test_a_table_whose_note_cannot_be_written_is_still_the_partys(monkeypatch):
 
     monkeypatch.setattr(mesas, "get_run_logger", Logger)
     monkeypatch.setattr(mesas.runtime.flow_run, "id", uuid.uuid4(), raising=False)
-    assert asyncio.run(mesas.take_table(Client(), 3)) == LEASE
-    assert warnings == [
+    return SimpleNamespace(refuse=refuse, warnings=warnings)
+
+
+class FakeClient:
+    """Lo justo del cliente de Prefect para ocupar y liberar una mesa."""
+
+    def __init__(self, update_flow_run_labels) -> None:
+        self.update_flow_run_labels = update_flow_run_labels
+        self.released: list = []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        return None
+
+    async def increment_concurrency_slots_with_lease(self, **kwargs):
+        import httpx
+
+        return httpx.Response(200, json={"lease_id": str(LEASE)})
+
+    async def release_concurrency_slots_with_lease(self, lease_id):
+        self.released.append(lease_id)
+
+
+LEASE = uuid.uuid4()
+
+
+def test_a_table_whose_note_cannot_be_written_is_still_the_partys(labels_refused):
+    # Un servidor saturado puede responder 503 a la etiqueta con la mesa: la mesa
+    # es del grupo igual; si la corrida se corta, la devuelve el lease, no el hook
+    import mesas
+
+    client = FakeClient(labels_refused.refuse)
+    assert asyncio.run(mesas.take_table(client, 3)) == LEASE
+    assert labels_refused.warnings == [
         "Mesa 3 ocupada, pero no se anotó en la corrida (503): si la corrida se "
         "corta, la mesa vuelve cuando venza el lease."
     ]
 
 
-LEASE = uuid.uuid4()
+def test_a_note_that_cannot_be_written_does_not_undo_a_freed_table(
+    labels_refused, monkeypatch
+):
+    # Lo mismo al irse: la mesa ya está libre y el grupo, atendido
+    import mesas
+
+    client = FakeClient(labels_refused.refuse)
+    monkeypatch.setattr(mesas, "get_client", lambda: client)
+    asyncio.run(mesas.release_table(LEASE))
+    assert client.released == [LEASE]
+    assert labels_refused.warnings == [
+        "Mesa libre, pero no se anotó en la corrida: 503"
+    ]
