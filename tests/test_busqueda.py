@@ -402,16 +402,16 @@ def test_lesson_cache_policy_changes_key_when_the_task_code_changes(prefect_serv
 
 def lesson_run(server, output: str) -> tuple[dict, list[dict]]:
     """La corrida de buscar-modelo cuyo enlace View at imprimió el script, y sus
-    task runs, esperando a que lleguen las 9 y terminen."""
+    task runs, esperando a que lleguen las 9 y terminen (llegan por eventos desde
+    los procesos de Dask: con la máquina ocupada, tardan)."""
     run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", output)[1]
-    runs = eventually(
-        lambda: server.task_runs(run_id),
-        lambda runs: (
-            len(runs) == 9 and all(t["state_type"] == "COMPLETED" for t in runs)
-        ),
+    eventually(
+        lambda: sorted((t["name"], t["state_name"]) for t in server.task_runs(run_id)),
+        lambda runs: len(runs) == 9 and {state for _, state in runs} == {"Completed"},
         what=f"las 9 task runs de la búsqueda {run_id}, todas en Completed",
+        timeout=90,
     )
-    return server.get(f"/flow_runs/{run_id}"), runs
+    return server.get(f"/flow_runs/{run_id}"), server.task_runs(run_id)
 
 
 @pytest.mark.server
