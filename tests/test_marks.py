@@ -1,4 +1,4 @@
-"""Las marcas dicen la verdad: `-m "not server"` no levanta ningún servidor.
+"""Las marcas dicen la verdad: `-m quick` no levanta `prefect server start` ni Chromium.
 
 Una prueba que usa una fixture que levanta algo (el servidor de pruebas, un
 `prefect server start`, PostgreSQL, Chromium) lleva la marca de eso. Las que lo
