@@ -126,7 +126,8 @@ async def release_table(lease_id: UUID) -> None:
                 # La mesa ya está libre: una nota que no se pudo escribir (un
                 # servidor saturado responde 503) no vuelve atrás a un grupo atendido
                 get_run_logger().warning(
-                    "Mesa libre, pero no se anotó en la corrida: %s", error
+                    "Mesa libre, pero no se anotó en la corrida (%s).",
+                    error.response.status_code,
                 )
 
 

@@ -713,5 +713,5 @@ def test_a_note_that_cannot_be_written_does_not_undo_a_freed_table(
     asyncio.run(mesas.release_table(LEASE))
     assert client.released == [LEASE]
     assert labels_refused.warnings == [
-        "Mesa libre, pero no se anotó en la corrida: 503"
+        "Mesa libre, pero no se anotó en la corrida (503)."
     ]
