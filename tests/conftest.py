@@ -27,6 +27,10 @@ for _name in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_API_KEY"):
 # se prueban aparte (test_a_table_lease_is_as_short_as_the_server_allows).
 os.environ["PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS"] = "1"
 os.environ["PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS"] = "5"
+# La base de datos ya migrada que copian los servidores nuevos (helpers.py): una
+# carpeta por corrida, creada por el proceso principal antes que los workers
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["PRUEBAS_BASE_MIGRADA"] = tempfile.mkdtemp(prefix="prefect-migrada-")
 
 # Las fixtures caras que comparten varias pruebas, y su grupo: cada grupo va
 # entero a un solo worker, para no levantar lo mismo en cada uno
@@ -53,14 +57,14 @@ LONGEST_FIRST = [
     "real_server",
     "harness-restaurant",
     "harness-others",
+    "test_busqueda",  # ~200 s seguidos: al final, alarga la cola
     "served",
+    "postgres",
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
     "tests/test_end_to_end.py::test_expired_table_lease_is_freed_by_prefect_server_start",
-    "postgres",
     "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
     "tests/test_busqueda.py::test_dask_without_a_server_starts_one_temporary_server_per_process",
     "test_schedules_and_triggers",
-    "test_busqueda",
     "protected_server",
     "pool_server",
 ]
@@ -73,9 +77,18 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     helpers.COLLECTED.append(item)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Decirle a helpers.py dónde va la base de datos migrada de esta corrida."""
+    from tests import helpers
+
+    helpers.MIGRATED_DIR = Path(os.environ["PRUEBAS_BASE_MIGRADA"]) / "base"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Borrar el PREFECT_HOME temporal al terminar."""
+    """Borrar el PREFECT_HOME temporal (y, el proceso principal, la base migrada)."""
     shutil.rmtree(PREFECT_HOME, ignore_errors=True)
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        shutil.rmtree(os.environ["PRUEBAS_BASE_MIGRADA"], ignore_errors=True)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -126,6 +139,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from tests import helpers
 
     helpers.CURRENT_TEST = item
+
+
+# Los servidores de toda la sesión que se pueden detener en cuanto termina su
+# grupo (los de alcance "module" ya se detienen al cambiar de módulo)
+STOP_AFTER_GROUP = ("real_server", "prefect_server")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Detener el servidor de un grupo cuando la prueba siguiente ya no lo usa.
+
+    Las pruebas de un grupo corren seguidas en el mismo worker; un servidor
+    quieto sigue gastando CPU en sus bucles (unos 2 s por minuto), y el worker
+    sigue con otros grupos varios minutos.
+    """
+    if nextitem is None:  # la última: pytest detiene todo igual
+        return
+    for name in STOP_AFTER_GROUP:
+        if name in item.fixturenames and name not in nextitem.fixturenames:
+            for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):
+                fixturedef.finish(item._request)
 
 
 @pytest.fixture(scope="session")

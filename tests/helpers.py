@@ -3,6 +3,7 @@
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -84,7 +85,69 @@ def _guarded(method, mark: str):
     return start
 
 
-PrefectServer.start = _guarded(PrefectServer.start, "server")
+# Dónde queda la base de datos ya migrada que comparten los workers de una corrida
+# (la pone conftest.py)
+MIGRATED_DIR: Path | None = None
+
+
+def migrated_database() -> Path:
+    """Una base de datos de Prefect vacía con todas sus migraciones, una por corrida.
+
+    Un `prefect server start` en un PREFECT_HOME nuevo primero crea su base y
+    aplica las migraciones: en 2 núcleos, unos 7 s de CPU de sus 11. El primer
+    worker que la necesita la crea con `prefect server database upgrade`; los
+    demás esperan a que esté.
+    """
+    assert MIGRATED_DIR is not None, "conftest.py no dijo dónde va la base migrada"
+    database = MIGRATED_DIR / "prefect.db"
+    try:
+        (MIGRATED_DIR / "creando").mkdir(parents=True)  # solo uno llega a crearla
+    except FileExistsError:
+        return eventually(
+            lambda: database if database.exists() else None,
+            bool,
+            what=f"la base de datos migrada en {database} (la crea otro worker)",
+            timeout=180,
+            every=0.5,
+        )
+    home = MIGRATED_DIR / "creando"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONUTF8": "1"}
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
+        env.pop(name, None)
+    result = run_python(
+        ["-m", "prefect", "server", "database", "upgrade", "-y"], env, 180
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    os.replace(home / "prefect.db", database)  # aparece entera, de una vez
+    return database
+
+
+def migrated_home(home: Path) -> Path:
+    """Un PREFECT_HOME nuevo con la base de datos ya migrada, para un script que
+    levanta un servidor temporal en una prueba que no trata del primer arranque."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(migrated_database(), home / "prefect.db")
+    return home
+
+
+def _start_migrated(start):
+    def with_migrated_database(self, *args, **kwargs):
+        # Un servidor en un PREFECT_HOME nuevo con SQLite arranca de una base ya
+        # migrada: lo que prueban las pruebas no cambia (el primer arranque de
+        # quien aprende lo prueba el inicio rápido, que no pasa por aquí)
+        profiles = self.home / "profiles.toml"
+        uses_sqlite = "DATABASE_CONNECTION_URL" not in str(self.server_env) and (
+            not profiles.exists()
+            or "DATABASE_CONNECTION_URL" not in profiles.read_text(encoding="utf-8")
+        )
+        if uses_sqlite and not (self.home / "prefect.db").exists():
+            migrated_home(self.home)
+        return start(self, *args, **kwargs)
+
+    return with_migrated_database
+
+
+PrefectServer.start = _guarded(_start_migrated(PrefectServer.start), "server")
 PostgresCluster.start = _guarded(PostgresCluster.start, "postgres")
 DaskCluster.__enter__ = _guarded(DaskCluster.__enter__, "dask")
 

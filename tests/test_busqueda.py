@@ -19,7 +19,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
 import buscar_modelo
 from herramientas.servidor import DaskCluster
-from tests.helpers import ROOT, eventually, run_script, task_runs
+from tests.helpers import ROOT, eventually, migrated_home, run_script, task_runs
 
 # ---------------------------------------------------------------------------
 # Nivel rápido: los candidatos y cada task con .fn(), sin servidor
@@ -207,7 +207,9 @@ def test_dask_without_a_server_starts_one_temporary_server_per_process(tmp_path)
         "    print(squares())\n",
         encoding="utf-8",
     )
-    result = run_script(str(script), home=tmp_path / "prefect")
+    # Los tres comparten el PREFECT_HOME: con su base ya migrada, no compiten
+    # por migrarla
+    result = run_script(str(script), home=migrated_home(tmp_path / "prefect"))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "[1, 4, 9, 16]" in output
@@ -400,14 +402,31 @@ def test_lesson_cache_policy_changes_key_when_the_task_code_changes(prefect_serv
 # ---------------------------------------------------------------------------
 
 
-def lesson_run(server, output: str) -> tuple[dict, list[dict]]:
+def lesson_run(server, output: str, lost_with: str = "") -> tuple[dict, list[dict]]:
     """La corrida de buscar-modelo cuyo enlace View at imprimió el script, y sus
     task runs, esperando a que lleguen las 9 y terminen (llegan por eventos desde
-    los procesos de Dask: con la máquina ocupada, tardan)."""
+    los procesos de Dask: con la máquina ocupada, tardan).
+
+    `lost_with` es la salida de un proceso de Dask muerto: una task que ese
+    proceso terminó (lo dice su salida) puede quedar en Running, porque el evento
+    de su Completed estaba todavía en su cola cuando lo mataron, y Dask no la
+    repite porque su resultado ya había llegado.
+    """
     run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", output)[1]
+
+    def settled(runs) -> bool:
+        return len(runs) == 9 and all(
+            state == "Completed"
+            or (
+                state == "Running"
+                and f"'{name}' - Finished in state Completed()" in lost_with
+            )
+            for name, state in runs
+        )
+
     eventually(
         lambda: sorted((t["name"], t["state_name"]) for t in server.task_runs(run_id)),
-        lambda runs: len(runs) == 9 and {state for _, state in runs} == {"Completed"},
+        settled,
         what=f"las 9 task runs de la búsqueda {run_id}, todas en Completed",
         timeout=90,
     )
@@ -520,6 +539,7 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(module_serv
         killed = dask.processes[1].wait(timeout=30)
         scheduler = dask.logs[0].read_text(encoding="utf-8")
         done = [finished_evaluations(dask.worker_output(i)) for i in (0, 1)]
+        dead = dask.worker_output(1)
 
     assert killed == -signal.SIGKILL
     assert "Remove worker" in scheduler
@@ -527,10 +547,13 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(module_serv
     # el flow termina con los 8 candidatos medidos
     assert search.returncode == 0, output
     assert "Ganador: regresion_logistica C=10.0" in output
-    run, runs = lesson_run(module_server, output)
+    run, runs = lesson_run(module_server, output, lost_with=dead)
     assert run["state_name"] == "Completed"
     names = {t["name"] for t in runs if t["name"].startswith("Evaluar")}
-    assert len(names) == 8 and {t["state_name"] for t in runs} == {"Completed"}
+    # Todas en Completed, salvo alguna que terminó el proceso muerto y cuyo
+    # evento murió con él (lesson_run lo comprueba en su salida; visto una vez
+    # con la máquina ocupada: 'Evaluar regresion_logistica C=10.0' en Running)
+    assert len(names) == 8
     # Lo que el muerto no llegó a entregar lo midió el otro proceso
     assert done[0] >= 1 and done[0] + done[1] >= 8 and done[1] >= 8 - done[0]
 

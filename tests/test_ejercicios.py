@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.helpers import ROOT, eventually, run_script
+from tests.helpers import ROOT, eventually, migrated_home, run_script
 
 
 @pytest.mark.server
@@ -42,7 +42,9 @@ def test_exercise_2_seed_burns_only_the_milanesa(prefect_server, monkeypatch, tm
     from cocina import TIME_SCALE_VARIABLE, Cocina
     from mesas import open_restaurant
 
-    result = run_script("soluciones/semilla_que_quema.py", home=tmp_path, timeout=60)
+    result = run_script(
+        "soluciones/semilla_que_quema.py", home=migrated_home(tmp_path), timeout=60
+    )
     assert result.returncode == 0, result.stderr
     seed = int(re.search(r"--semilla (\d+)", result.stdout)[1])
 
