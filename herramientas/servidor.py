@@ -3,55 +3,30 @@
 No es una lección: es la herramienta con la que el repositorio comprueba sus
 lecciones como las ejecutaría quien aprende. `PrefectServer` levanta el servidor
 en un puerto libre con su propio PREFECT_HOME, lo consulta por la API REST, sirve
-deployments con los scripts de las lecciones y lo detiene por su PID.
-`DaskCluster` levanta, igual, el clúster de Dask de los comandos del README.
+deployments con los scripts de las lecciones y lo detiene por su PID. El clúster
+de Dask está en `cluster_dask.py`, PostgreSQL en `postgres.py` y lo que se lee
+del README en `documentos.py`.
 """
 
 import base64
 import contextlib
 import json
 import os
-import re
-import shlex
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port(preferred: int | None = None) -> int:
-    """Devolver `preferred` si está libre; si no, un puerto libre cualquiera."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred or 0))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop_process(process: subprocess.Popen, first_signal: int) -> None:
-    """Detener un proceso y los suyos: primero con una señal, luego a la fuerza."""
-    if process.poll() is not None:
-        return
-    if os.name == "posix":
-        os.killpg(process.pid, first_signal)
-    else:
-        process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
-        process.wait(timeout=30)
+from herramientas.documentos import readme_lines
+from herramientas.procesos import (  # noqa: F401 (también se importan desde aquí)
+    ROOT,
+    free_port,
+    run_checked,
+    run_python,
+    stop_process,
+)
 
 
 class PrefectServer:
@@ -219,7 +194,9 @@ class PrefectServer:
                 self._wait_until_served(process, log_path)
                 yield process
             finally:
-                stop_process(process, signal.SIGINT)
+                # Ctrl+C: `serve` pausa su deployment antes de salir; con la
+                # máquina ocupada eso tardó más de 30 s
+                stop_process(process, signal.SIGINT, grace=90)
 
     @staticmethod
     def _wait_until_served(process, log_path: Path, timeout: float = 120) -> None:
@@ -319,236 +296,3 @@ def run_lesson(
         **extra_env,
     )
     return run_checked(list(args), env, timeout)
-
-
-def run_python(
-    args: list[str], env: dict[str, str], timeout: float
-) -> subprocess.CompletedProcess:
-    """Ejecutar Python desde la raíz del repositorio (así vale prefect.toml)."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
-
-
-def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
-    """Ejecutar un script y devolver su salida; si falla, RuntimeError con ella."""
-    result = run_python(args, env, timeout)
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} terminó con {result.returncode}:\n{output}"
-        )
-    return output
-
-
-README_DASK_PORT = "8786"  # el puerto de los comandos de Dask del README
-
-
-def readme_dask_command(program: str) -> list[str]:
-    """El comando `dask scheduler` o `dask worker` del README, como argumentos."""
-    (line,) = readme_lines(f"dask {program} ")
-    return line[1:]
-
-
-class DaskCluster:
-    """El clúster de Dask del README: `dask scheduler` y `dask worker` como en otras
-    terminales (en un puerto libre), que las pruebas detienen por su PID.
-
-    `worker_args`, si se da, reemplaza las opciones del worker del README: una
-    lista por cada proceso `dask worker` que se inicia.
-    """
-
-    def __init__(self, server, worker_args: list[list[str]] | None = None, **env):
-        self.server = server
-        self.port = str(free_port())
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.worker_args = worker_args
-        defaults = {
-            "PREFECT_API_URL": server.api_url,
-            "DASK_LOGGING__DISTRIBUTED": "info",
-        }
-        # Como en otra terminal después de `prefect config set PREFECT_API_URL=...`
-        self.env = server.env(**{**defaults, **env})
-        self.logs: list[Path] = []
-        self.processes: list[subprocess.Popen] = []
-
-    def _start(self, args: list[str]) -> subprocess.Popen:
-        args = [arg.replace(README_DASK_PORT, self.port) for arg in args]
-        log = self.server.home / f"dask-{args[0]}-{self.port}-{len(self.logs)}.log"
-        self.logs.append(log)
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dask"), *args],
-            # Fuera del repositorio: el código de las tasks lo manda el script
-            cwd=self.server.home,
-            env=self.env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # para detenerlo con los suyos
-        )
-        self.processes.append(process)
-        return process
-
-    def __enter__(self) -> "DaskCluster":
-        self._start(readme_dask_command("scheduler"))
-        worker = readme_dask_command("worker")
-        if self.worker_args is None:
-            processes = int(worker[worker.index("--nworkers") + 1])
-            self._start(worker)
-        else:
-            processes = len(self.worker_args)
-            for args in self.worker_args:
-                self._start([*worker[:2], *args])
-        from distributed import Client  # solo quien usa Dask lo importa
-
-        with Client(self.address, timeout=60) as client:
-            client.wait_for_workers(processes, timeout=120)
-        return self
-
-    def worker_output(self, index: int) -> str:
-        """Lo que escribió el comando `dask worker` número `index` (desde 0)."""
-        return self.logs[1 + index].read_text(encoding="utf-8", errors="replace")
-
-    def __exit__(self, *exc_info) -> None:
-        for process in reversed(self.processes):
-            stop_process(process, signal.SIGTERM)
-
-
-def postgres_bin() -> Path:
-    """La carpeta de los programas de PostgreSQL (la versión más nueva instalada)."""
-    if os.environ.get("POSTGRES_BIN"):
-        return Path(os.environ["POSTGRES_BIN"])
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
-    )
-    if not found:
-        raise FileNotFoundError(
-            "No encuentro PostgreSQL: instálalo (apt-get install postgresql) "
-            "o indica su carpeta bin en POSTGRES_BIN."
-        )
-    return found[-1]
-
-
-class PostgresCluster:
-    """Un PostgreSQL de usar y tirar: su carpeta, un puerto libre, solo en 127.0.0.1.
-
-    PostgreSQL no arranca como root: si las pruebas corren como root, sus
-    programas se ejecutan como el usuario `postgres` que crea el paquete de
-    Debian. El superusuario `postgres` entra por el socket sin contraseña; por
-    TCP (127.0.0.1), como Prefect, hace falta la contraseña del usuario.
-    Se detiene con `pg_ctl stop` y, si no responde, por el PID del postmaster.
-    """
-
-    def __init__(self, port: int | None = None) -> None:
-        # Su propia carpeta en /tmp: el usuario `postgres` no puede entrar en las
-        # carpetas temporales de las pruebas (son solo de quien las creó)
-        self.directory = Path(tempfile.mkdtemp(prefix="postgres-"))
-        self.data = self.directory / "data"
-        self.log_path = self.directory / "postgres.log"
-        self.port = port or free_port()
-        self.bin = postgres_bin()
-
-    def run(self, program: str, *args: str, check: bool = True):
-        """Ejecutar un programa de PostgreSQL (como `postgres` si somos root)."""
-        command = [str(self.bin / program), *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=120, cwd=self.directory
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(
-                f"{program} terminó con {result.returncode}:\n"
-                f"{result.stdout}{result.stderr}"
-            )
-        return result
-
-    def client_args(self) -> list[str]:
-        """El socket del clúster, para psql y createdb como `sudo -u postgres`."""
-        return ["-h", str(self.directory), "-p", str(self.port), "-U", "postgres"]
-
-    def start(self) -> "PostgresCluster":
-        """Crear el clúster la primera vez e iniciarlo; esperar a que acepte."""
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres")
-        if not self.data.exists():
-            # Por el socket (como `sudo -u postgres`), sin contraseña; por TCP, con
-            # contraseña, como el PostgreSQL de Debian
-            self.run(
-                "initdb",
-                *("-D", str(self.data), "-U", "postgres"),
-                *("--auth-local=trust", "--auth-host=scram-sha-256"),
-            )
-        options = (
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-            "-c max_connections=200"
-        )
-        self.run(
-            "pg_ctl",
-            *("-D", str(self.data), "-l", str(self.log_path), "-o", options),
-            *("-w", "-t", "120", "start"),
-        )
-        return self
-
-    def pid(self) -> int | None:
-        """El PID del postmaster (la primera línea de postmaster.pid)."""
-        pid_file = self.data / "postmaster.pid"
-        if not pid_file.exists():
-            return None
-        return int(pid_file.read_text().split()[0])
-
-    def stop(self) -> None:
-        """Detener el clúster; si `pg_ctl` no puede, matar el postmaster por su PID."""
-        pid = self.pid()
-        if pid is None:
-            return
-        result = self.run(
-            "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False
-        )
-        if result.returncode != 0 and self.pid():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def remove(self) -> None:
-        """Detener el clúster y borrar su carpeta."""
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def url(self, user: str = "prefect", password: str = "prefect") -> str:
-        """La dirección que Prefect usa para conectarse a la base `prefect`."""
-        return f"postgresql+asyncpg://{user}:{password}@127.0.0.1:{self.port}/prefect"
-
-    def create_prefect_database(self) -> None:
-        """El usuario `prefect` (contraseña `prefect`) y su base, como en el README."""
-        for line in readme_postgres_setup():
-            self.run(line[0], *self.client_args(), *line[1:])
-
-    def __enter__(self) -> "PostgresCluster":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.remove()
-
-
-def readme_lines(start: str) -> list[list[str]]:
-    """Las líneas de comandos del README que empiezan con `start`, como argumentos."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    lines = re.findall(rf"^{re.escape(start)}.*$", readme, flags=re.MULTILINE)
-    return [shlex.split(line) for line in lines]
-
-
-def readme_postgres_setup() -> list[list[str]]:
-    """Los comandos `sudo -u postgres ...` del README que crean el usuario y la base."""
-    return [line[3:] for line in readme_lines("sudo -u postgres ")]
-
-
-def readme_protected_settings() -> dict[str, str]:
-    """Las variables con que el README abre el servidor con contraseña."""
-    (line,) = readme_lines("PREFECT_SERVER_API_AUTH_STRING=")
-    assert line[-3:] == ["prefect", "server", "start"], line
-    return dict(arg.split("=", 1) for arg in line[:-3])

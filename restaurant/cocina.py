@@ -2,14 +2,16 @@
 
 `Cocina` es el segundo parámetro de `atender-persona`: la probabilidad de quemar
 un plato y la semilla del azar, para que una misma semilla queme siempre los
-mismos platos (las pruebas fuerzan así los reintentos). `simulate` es la única
-espera del restaurante: la variable RESTAURANTE_ESCALA_TIEMPO la acelera.
+mismos platos (las pruebas fuerzan así los reintentos). `simulate` (y `wait`,
+su versión sin async) es la única espera del restaurante: la variable
+RESTAURANTE_ESCALA_TIEMPO la acelera.
 """
 
 import asyncio
 import math
 import os
 import random
+import time
 
 from pydantic import BaseModel, field_validator
 
@@ -58,6 +60,11 @@ def time_scale() -> float:
 async def simulate(seconds: float) -> None:
     """Simular que una acción lleva `seconds` segundos, escalados."""
     await asyncio.sleep(seconds * time_scale())
+
+
+def wait(seconds: float) -> None:
+    """Lo mismo que `simulate`, para tasks que no son async (el paso 1)."""
+    time.sleep(seconds * time_scale())
 
 
 def burns(cocina: Cocina, etiqueta: str, intento: int) -> bool:

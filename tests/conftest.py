@@ -278,9 +278,9 @@ def browser():
 @pytest.fixture
 def page(browser):
     """Una pestaña nueva del tamaño de las capturas, cerrada al terminar."""
-    from imagenes import capturar
+    from herramientas import navegador
 
-    page = browser.new_page(viewport=capturar.VIEWPORT)
+    page = browser.new_page(viewport=navegador.VIEWPORT)
     page.set_default_timeout(30_000)
     yield page
     page.close()

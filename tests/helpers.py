@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from herramientas.servidor import (
-    DaskCluster,
-    PostgresCluster,
-    PrefectServer,
-    run_python,
-)
+from herramientas.cluster_dask import DaskCluster
+from herramientas.postgres import PostgresCluster
+from herramientas.procesos import run_python
+from herramientas.servidor import PrefectServer
 
 ROOT = Path(__file__).resolve().parent.parent
 # Las seis tasks del ejemplo, en su orden, con los nombres que muestra la UI
@@ -325,7 +323,7 @@ def with_password(server, auth: str):
 def chromium_browser():
     """Abrir el Chromium del sistema. Sin Chromium o sin playwright, la prueba se
     salta con el motivo; con CI=true falla, para que CI nunca pase saltándola."""
-    from imagenes import capturar
+    from herramientas import navegador
 
     require_mark("browser")
     reason = None
@@ -333,14 +331,14 @@ def chromium_browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         reason = "falta playwright: pip install -r requirements-dev.txt"
-    if reason is None and not Path(capturar.CHROMIUM).exists():
-        reason = f"falta Chromium en {capturar.CHROMIUM}: apt-get install chromium"
+    if reason is None and not Path(navegador.CHROMIUM).exists():
+        reason = f"falta Chromium en {navegador.CHROMIUM}: apt-get install chromium"
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (en CI las pruebas del navegador no se saltan)")
         pytest.skip(reason)
     with sync_playwright() as playwright:
-        browser = capturar.launch_browser(playwright)
+        browser = navegador.launch_browser(playwright)
         try:
             yield browser
         finally:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import buscar_modelo
-from imagenes import capturar
+from herramientas import navegador
 from tests.helpers import (
     chromium_browser,
     eventually,
@@ -156,7 +156,7 @@ def test_search_run_pages_show_one_task_per_candidate_and_then_cached(
     assert page.get_by_text("Cached", exact=True).filter(visible=True).count() >= 5
     open_page(
         page,
-        capturar.artifact_url(real_server, "iris-busqueda-modelos", search_runs[0]),
+        navegador.artifact_url(real_server, "iris-busqueda-modelos", search_runs[0]),
     )
     visible(page, "exactitud media").wait_for()  # la tabla, con sus columnas
     visible(page, "Gana ").wait_for()
@@ -173,7 +173,7 @@ def test_restaurant_run_page_lists_its_subflows(page, real_server, lesson_runs):
 def test_terminal_capture_renders_real_output_to_png(browser, tmp_path):
     page = browser.new_page()
     path = tmp_path / "terminal.png"
-    capturar.terminal_png(page, "echo hola", "\x1b[32mhola\x1b[0m", path)
+    navegador.terminal_png(page, "echo hola", "\x1b[32mhola\x1b[0m", path)
     page.close()
     header = path.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
@@ -209,7 +209,7 @@ def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
         )
     # Con el rango de la captura (desde el evento) y los dos prefijos del README,
     # se ven la llegada y, debajo, los tres pasos de la automatización
-    open_page(page, capturar.event_feed_url(real_server, resource))
+    open_page(page, navegador.event_feed_url(real_server, resource))
     visible(page, "Restaurante Persona Llegada").wait_for()
     visible(page, "prueba-del-feed").wait_for()
     for step in (

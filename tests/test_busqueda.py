@@ -18,7 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
 import buscar_modelo
-from herramientas.servidor import DaskCluster
+from herramientas.cluster_dask import DaskCluster
+from herramientas.documentos import docs_text
 from tests.helpers import ROOT, eventually, migrated_home, run_script, task_runs
 
 # ---------------------------------------------------------------------------
@@ -182,7 +183,7 @@ def test_script_refuses_a_dask_address_nobody_answers(tmp_path):
     )
     assert result.returncode == 1
     # El mensaje del README, con el puerto de esta prueba
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     shown = readme.split("Si nadie responde en la dirección")[1].split("```text\n")[1]
     port = address.rsplit(":", 1)[1]
     assert shown.split("```")[0].replace("8786", port) in result.stderr

@@ -15,15 +15,18 @@ import pytest
 
 from grupo import SAMPLE_PARTY
 from herramientas import servidor
-from imagenes import capturar
 from mesas import TABLE_LEASE_SECONDS, open_restaurant, take_table
 from tests.helpers import (
     RESTAURANT_STEPS,
+    ROOT,
     eventually,
     occupied_tables,
     quick_start_link,
     run_script,
 )
+
+# El manifiesto de las capturas: qué versión de Prefect muestran
+MANIFEST = ROOT / "imagenes" / "capturas.json"
 
 
 def by_prefix(runs: list[dict]) -> list[str]:
@@ -177,11 +180,11 @@ def test_manifest_matches_the_prefect_minor_that_requirements_install():
     from packaging.requirements import Requirement
     from packaging.version import Version
 
-    manifest = json.loads(capturar.MANIFEST.read_text(encoding="utf-8"))
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     shown = Version(manifest["prefect"])
     line = next(
         line
-        for line in (capturar.ROOT / "requirements.txt").read_text().splitlines()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
         if line.startswith("prefect")
     )
     allowed = Requirement(line).specifier

@@ -15,6 +15,7 @@ from prefect.client.schemas.filters import (
 from sklearn.datasets import load_iris
 
 import run_iris
+from herramientas.documentos import docs_text
 from tests.helpers import ROOT, flush_logs, run_script, task_runs
 
 # ---------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def test_script_says_where_the_temporary_run_was_saved(quick_start):
 
 @pytest.mark.server
 def test_readme_shows_the_note_of_the_quick_start(quick_start):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     shown = readme.split("**Qué pasó en esa primera ejecución.**")[1]
     block = shown.split("```text\n")[1].split("```")[0]
     real = block.replace(
@@ -367,7 +368,7 @@ def _normalized(line: str) -> str:
 
 @pytest.mark.server
 def test_readme_terminal_output_matches_the_real_output(script_output):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     block = readme.split("En la terminal verás")[1].split("```text\n")[1]
     expected = [
         _normalized(line)
@@ -393,3 +394,17 @@ def test_importing_the_module_starts_no_flow_run(prefect_server, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert after == before
+
+
+def test_script_whose_server_was_closed_says_it_cannot_reach_it(tmp_path):
+    from herramientas.procesos import free_port
+
+    # El perfil todavía apunta a un servidor que ya no está abierto
+    api = f"http://127.0.0.1:{free_port()}/api"
+    result = run_script("introduction/run_iris.py", home=tmp_path, api_url=api)
+    assert result.returncode == 1
+    line = f"RuntimeError: Failed to reach API at {api}/"
+    assert line in result.stderr
+    # El README muestra esa misma línea, con la dirección de `prefect server start`
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert line.replace(api, "http://127.0.0.1:4200/api") in readme

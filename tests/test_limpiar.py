@@ -17,9 +17,8 @@ pytestmark = pytest.mark.server
 
 
 def readme_cleanup_blocks() -> list[list[list[str]]]:
-    """Los bloques de comandos de la sección, cada comando como argumentos."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Limpiar y empezar de nuevo")[1].split("\n## ")[0]
+    """Los bloques de comandos del capítulo, cada comando como argumentos."""
+    section = (ROOT / "capitulos" / "11-limpiar.md").read_text(encoding="utf-8")
     blocks = [b.split("```")[0] for b in section.split("```bash\n")[1:]]
     return [
         [shlex.split(line) for line in block.splitlines() if line.strip()]

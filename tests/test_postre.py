@@ -38,8 +38,9 @@ import run_restaurant as r
 from cocina import Cocina
 from cuenta import add_to_order
 from grupo import describe
+from herramientas import navegador
+from herramientas.documentos import docs_text
 from herramientas.servidor import PrefectServer, free_port
-from imagenes import capturar
 from menu import MENU, money
 from mesas import RENEW_SECONDS, TABLE_LEASE_SECONDS
 from postre import (
@@ -149,7 +150,7 @@ def test_scripts_refuse_a_bad_dessert_before_doing_anything(tmp_path):
         assert result.returncode == 2, script
         assert "Ravioles no es un postre (es principal)" in result.stderr, script
     # El README muestra la salida de run_restaurant.py, tal cual
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     shown = readme.split("$ python restaurant/run_restaurant.py --postre Ravioles\n")[1]
     result = run_script(
         "restaurant/run_restaurant.py", "--postre", "Ravioles", home=tmp_path
@@ -596,7 +597,7 @@ def test_paused_party_is_resumed_from_the_ui_form(served, page):
     assert started.returncode == 0, started.stderr
     paused = asked_for_dessert(served, "Fede")
     assert "Si nadie responde en 600 s" in question_of(served, paused)
-    capturar.choose_dessert(page, served, paused, "Helado de chocolate")
+    navegador.choose_dessert(page, served, paused, "Helado de chocolate")
     done = party_run(served, "Fede", "Completed")
     rows = bill_of(served, done["id"])
     assert rows[-2]["plato"] == "Helado de chocolate"

@@ -21,14 +21,9 @@ from datetime import datetime
 import psutil
 import pytest
 
-from herramientas.servidor import (
-    PostgresCluster,
-    PrefectServer,
-    free_port,
-    postgres_bin,
-    readme_lines,
-    readme_protected_settings,
-)
+from herramientas.documentos import docs_text, readme_lines, readme_protected_settings
+from herramientas.postgres import PostgresCluster, postgres_bin
+from herramientas.servidor import PrefectServer, free_port
 from mesas import RENEW_SECONDS, TABLE_LEASE_SECONDS
 from tests.helpers import (
     RESTAURANT_STEPS,
@@ -44,7 +39,7 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.server
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = docs_text()
 README_PORT = "5432"  # el puerto de PostgreSQL en los comandos del README
 
 

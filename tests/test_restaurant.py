@@ -27,11 +27,11 @@ import turno
 from cocina import TIME_SCALE_VARIABLE, Cocina, DishBurned, burns, time_scale
 from cuenta import dish_list, ticket_markdown
 from grupo import SAMPLE_PARTY, Grupo, describe
+from herramientas.documentos import docs_text
 from menu import MENU, load_menu, money
 from mesas import TABLES, TablesNotOpen, open_restaurant, release_table, take_table
 from tests.helpers import (
     RESTAURANT_STEPS,
-    ROOT,
     eventually,
     flush_logs,
     most_at_once,
@@ -616,7 +616,7 @@ def test_shift_script_names_each_party_it_could_not_serve(
         "la mesa más grande es de 6."
     )
     # El README muestra esta misma salida (salvo qué mesa tocó a cada grupo)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     block = readme.split("$ python restaurant/turno.py\n")[1]
     assert normalized_tables(block.split("```")[0]) == normalized_tables(shown)
 
@@ -631,7 +631,7 @@ def test_script_rejects_a_bad_party_in_spanish_before_starting(capsys, monkeypat
     assert "La cantidad de personas debe ser al menos 1; llegó 0." in shown.err
     assert shown.out == ""
     # El README muestra esta misma salida
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     command = "$ python restaurant/run_restaurant.py --personas 0\n"
     assert shown.err == readme.split(command)[1].split("```")[0]
 

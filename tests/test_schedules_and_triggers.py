@@ -6,13 +6,14 @@ el sondeo acortado a 1 s, y lo detiene por su PID aunque algo falle.
 
 import json
 import shlex
+import signal
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from herramientas.documentos import docs_text
 from tests.helpers import (
-    ROOT,
     announce,
     eventually,
     most_at_once,
@@ -64,7 +65,7 @@ def test_serve_looks_for_new_runs_every_10_seconds_by_default():
 
 @pytest.mark.server
 def test_cron_deployment_has_its_schedule_and_runs_now(module_server):
-    with serving(module_server, "introduction/serve_iris.py"):
+    with serving(module_server, "introduction/serve_iris.py") as serve:
         found = module_server.deployment("iris-classification/iris-diario")
         (schedule,) = found["schedules"]
         assert schedule["schedule"]["cron"] == "0 8 * * 1-5"
@@ -92,7 +93,9 @@ def test_cron_deployment_has_its_schedule_and_runs_now(module_server):
         )
     # Ctrl+C: el deployment queda en pausa y sus corridas programadas se borran
     after = module_server.deployment("iris-classification/iris-diario")
-    assert after["paused"] is True
+    shown = (module_server.home / "serve_iris.log").read_text(errors="replace")
+    assert serve.returncode != -signal.SIGKILL, f"serve no salió con Ctrl+C:\n{shown}"
+    assert after["paused"] is True, f"serve salió con {serve.returncode}:\n{shown}"
     assert scheduled(module_server.deployment_runs(found["id"])) == []
     assert any(
         run["state_name"] == "Completed"
@@ -114,7 +117,7 @@ def is_weekday_at_8(run: dict) -> bool:
 
 def readme_emit_command() -> list[str]:
     """El `prefect event emit` del README, como argumentos (sin `prefect`)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     (line,) = [
         line for line in readme.splitlines() if line.startswith("prefect event emit")
     ]
@@ -241,7 +244,7 @@ def test_announcer_refuses_a_bad_party_before_emitting(tmp_path):
     assert "No se anuncia la llegada:" in result.stderr
     assert "número entero; llegó 'tres'" in result.stderr
     # El README muestra esta misma salida
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = docs_text()
     shown = readme.split("$ python restaurant/anunciar_llegada.py --personas tres\n")[1]
     assert result.stderr == shown.split("```")[0]
 

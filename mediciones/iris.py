@@ -3,7 +3,7 @@
 Ejecuta, en la misma corrida y como procesos nuevos (como los ejecuta quien
 aprende): el script contra el servidor temporal, contra `prefect server start`,
 y el mismo trabajo de scikit-learn como script plano. Imprime medianas y
-cocientes. Uso: ``python introduction/benchmark_iris.py [--repeticiones 5]``.
+cocientes. Uso: ``python mediciones/iris.py [--repeticiones 5]``.
 """
 
 import argparse

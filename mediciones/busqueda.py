@@ -5,7 +5,7 @@ Prefect (la base), el flow con hilos, con un clúster local de Dask de 2 proceso
 (contando lo que tarda en arrancar, y ya arrancado), el mismo clúster sin Prefect
 (lo más que da la máquina) y una segunda corrida que sale de la caché. Levanta
 su propio `prefect server start`. Imprime tiempos y cocientes.
-Uso: ``python introduction/benchmark_busqueda.py [--repeticiones 50]``.
+Uso: ``python mediciones/busqueda.py [--repeticiones 50]``.
 """
 
 import argparse
@@ -39,7 +39,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect_dask import DaskTaskRunner  # noqa: E402
 
 import buscar_modelo  # noqa: E402
-from herramientas import servidor  # noqa: E402
+from herramientas import cluster_dask, servidor  # noqa: E402
 
 PROCESOS = 2
 
@@ -127,7 +127,7 @@ def main() -> None:
         # El clúster ya iniciado: `dask scheduler` y `dask worker` del README, en
         # procesos aparte (con el scheduler en este proceso, la base tardaba más).
         # Este script importa buscar_modelo: sus procesos tienen que poder también
-        cluster = servidor.DaskCluster(
+        cluster = cluster_dask.DaskCluster(
             server,
             DASK_LOGGING__DISTRIBUTED="warning",
             PYTHONPATH=str(ROOT / "introduction"),

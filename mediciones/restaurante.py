@@ -6,7 +6,7 @@ README), uno después del otro, y en cada uno atiende un grupo solo, un turno de
 N grupos con las 5 mesas y un turno grande; compara cada turno con la cota (lo
 mínimo que puede durar con estas mesas) y mide cuánto cuesta una task y un
 subflow. Necesita PostgreSQL instalado (README, "Hacia producción"). Uso:
-``python restaurant/benchmark_restaurant.py [--grupos 20] [--grande 100]``.
+``python mediciones/restaurante.py [--grupos 20] [--grande 100]``.
 """
 
 import argparse
@@ -23,9 +23,8 @@ from pathlib import Path
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-benchmark-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.pop("PREFECT_API_URL", None)
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "restaurant")]
 
 from prefect import flow, task  # noqa: E402
 from prefect.events.worker import EventsWorker  # noqa: E402
@@ -37,11 +36,8 @@ from prefect.settings import (  # noqa: E402
 )
 
 from cocina import TIME_SCALE_VARIABLE, Cocina  # noqa: E402
-from herramientas.servidor import (  # noqa: E402
-    PostgresCluster,
-    PrefectServer,
-    free_port,
-)
+from herramientas.postgres import PostgresCluster  # noqa: E402
+from herramientas.servidor import PrefectServer, free_port  # noqa: E402
 from mesas import TABLES, open_restaurant  # noqa: E402
 from run_restaurant import serve_party  # noqa: E402
 from turno import serve_shift  # noqa: E402

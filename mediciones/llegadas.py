@@ -3,7 +3,7 @@
 Levanta su propio `prefect server start`, sirve `atender-persona/llegadas` y
 anuncia varias llegadas de a una, cada una después de que terminó la anterior.
 Para cada una mide, desde que ocurrió el evento, cuándo empezó la corrida y
-cuándo terminó. Uso: ``python restaurant/benchmark_llegadas.py [--llegadas 5]
+cuándo terminó. Uso: ``python mediciones/llegadas.py [--llegadas 5]
 [--sondeo 1]`` (``--sondeo``: PREFECT_RUNNER_POLL_FREQUENCY, 10 por defecto en
 Prefect).
 """

@@ -1,0 +1,70 @@
+"""Procesos de las herramientas: puertos libres, Python desde la raíz, detenerlos.
+
+No es una lección: lo usan las pruebas, las capturas y las mediciones.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Devolver `preferred` si está libre; si no, un puerto libre cualquiera."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred or 0))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_process(
+    process: subprocess.Popen, first_signal: int, grace: float = 30
+) -> None:
+    """Detener un proceso y los suyos: primero con una señal y, si en `grace`
+    segundos no terminó, a la fuerza."""
+    if process.poll() is not None:
+        return
+    if os.name == "posix":
+        os.killpg(process.pid, first_signal)
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def run_python(
+    args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess:
+    """Ejecutar Python desde la raíz del repositorio (así vale prefect.toml)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
+def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
+    """Ejecutar un script y devolver su salida; si falla, RuntimeError con ella."""
+    result = run_python(args, env, timeout)
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args)} terminó con {result.returncode}:\n{output}"
+        )
+    return output
