@@ -23,6 +23,19 @@ def free_port(preferred: int | None = None) -> int:
         return sock.getsockname()[1]
 
 
+def ctrl_c_works():
+    """Para `Popen(preexec_fn=...)`: que el proceso nuevo atienda Ctrl+C (SIGINT).
+
+    Un proceso lanzado en segundo plano por un shell sin control de trabajos (un
+    CI, `nohup`) hereda SIGINT ignorado, y Python lo deja así: `serve` y los
+    workers no se detendrían con Ctrl+C, como sí lo hacen en la terminal de
+    quien aprende. En Windows no hace falta (ni existe preexec_fn).
+    """
+    if os.name != "posix":
+        return None
+    return lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_process(
     process: subprocess.Popen, first_signal: int, grace: float = 30
 ) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from herramientas.documentos import readme_lines
 from herramientas.procesos import (  # noqa: F401 (también se importan desde aquí)
     ROOT,
+    ctrl_c_works,
     free_port,
     run_checked,
     run_python,
@@ -189,14 +190,13 @@ class PrefectServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=os.name == "posix",
+                preexec_fn=ctrl_c_works(),
             )
             try:
                 self._wait_until_served(process, log_path)
                 yield process
             finally:
-                # Ctrl+C: `serve` pausa su deployment antes de salir; con la
-                # máquina ocupada eso tardó más de 30 s
-                stop_process(process, signal.SIGINT, grace=90)
+                stop_process(process, signal.SIGINT)  # Ctrl+C
 
     @staticmethod
     def _wait_until_served(process, log_path: Path, timeout: float = 120) -> None:
@@ -237,6 +237,7 @@ class PrefectServer:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=os.name == "posix",
+                        preexec_fn=ctrl_c_works(),
                     )
             deadline = time.monotonic() + 120
             for name, process in started.items():

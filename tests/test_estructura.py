@@ -34,3 +34,34 @@ def test_no_test_imports_the_screenshot_command():
             if any(m.split(".")[0] == "imagenes" for m in modules):
                 importers.append(path.name)
     assert importers == []
+
+
+def test_serve_and_workers_started_by_the_tools_listen_to_ctrl_c():
+    # Con SIGINT ignorado en quien lanza las pruebas (un CI, `nohup`), `serve` lo
+    # heredaría y no se detendría con Ctrl+C: cada prueba esperaba 30 s y SIGKILL
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import pytest
+
+    from herramientas.procesos import ctrl_c_works
+
+    if os.name != "posix":
+        pytest.skip("en Windows no se hereda un SIGINT ignorado")
+    shown = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        inherited, reset = (
+            subprocess.run(
+                [sys.executable, "-c", shown],
+                capture_output=True,
+                text=True,
+                preexec_fn=preexec,
+            ).stdout.strip()
+            for preexec in (None, ctrl_c_works())
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (inherited, reset) == ("True", "False")

@@ -119,6 +119,7 @@ def test_script_runs_on_the_temporary_server_and_says_where_to_see_it(tmp_path):
 
 
 @pytest.mark.harness
+@pytest.mark.slow
 def test_script_on_a_server_prints_no_hint(prefect_server, tmp_path):
     result = run_script(
         "restaurant/paso1_historia.py",
