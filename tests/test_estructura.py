@@ -1,7 +1,14 @@
 """Lo que se ve en el árbol del repositorio: qué es lección y qué es maquinaria."""
 
 import ast
+import os
+import signal
+import subprocess
+import sys
 
+import pytest
+
+from herramientas.procesos import ctrl_c_works
 from tests.helpers import ROOT
 
 LESSON_FOLDERS = ("introduction", "restaurant")
@@ -39,15 +46,6 @@ def test_no_test_imports_the_screenshot_command():
 def test_serve_and_workers_started_by_the_tools_listen_to_ctrl_c():
     # Con SIGINT ignorado en quien lanza las pruebas (un CI, `nohup`), `serve` lo
     # heredaría y no se detendría con Ctrl+C: cada prueba esperaba 30 s y SIGKILL
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    import pytest
-
-    from herramientas.procesos import ctrl_c_works
-
     if os.name != "posix":
         pytest.skip("en Windows no se hereda un SIGINT ignorado")
     shown = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
