@@ -56,17 +56,26 @@ async def serve_shift(llegadas: list[dict], cocina: Cocina = DEFAULT_KITCHEN) ->
     # esperan afuera, sin abrir todavía su corrida
     door = asyncio.Semaphore(len(TABLES))
 
-    async def enter(grupo: Grupo):
+    async def enter(grupo: Grupo) -> dict:
         async with door:
-            return await serve_party(grupo, cocina, return_state=True)
+            try:
+                state = await serve_party(grupo, cocina, return_state=True)
+            except httpx.HTTPStatusError as error:
+                if error.response.status_code == 401:
+                    raise  # sin la contraseña no se atiende a nadie: main lo explica
+                # El servidor no pudo abrir la corrida del grupo: se dice, no se pierde
+                return {
+                    "nombre": grupo.nombre,
+                    "motivo": "El servidor de Prefect no pudo abrir su corrida "
+                    f"(respondió {error.response.status_code}); vuelve a intentarlo.",
+                }
+        if state.is_completed():
+            return await state.aresult()
+        return {"nombre": grupo.nombre, "motivo": state.message}
 
-    states = await asyncio.gather(*(enter(grupo) for grupo in grupos))
-    atendidos = [await s.aresult() for s in states if s.is_completed()]
-    fallidos = [
-        {"nombre": g.nombre, "motivo": s.message}
-        for g, s in zip(grupos, states, strict=True)
-        if not s.is_completed()
-    ]
+    results = await asyncio.gather(*(enter(grupo) for grupo in grupos))
+    atendidos = [r for r in results if "mesa" in r]
+    fallidos = [r for r in results if "mesa" not in r]
     print(
         f"Turno terminado: {len(atendidos)} atendidos, {len(rechazados)} "
         f"rechazados, {len(fallidos)} con problemas."

@@ -166,6 +166,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def prefect_server() -> str:
     """Levantar un único servidor de pruebas de Prefect por worker."""
     from prefect.settings import (
+        PREFECT_CLIENT_MAX_RETRIES,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         get_current_settings,
         temporary_settings,
@@ -176,10 +177,14 @@ def prefect_server() -> str:
 
     require_mark("harness", "usa el servidor de pruebas (prefect_test_harness)")
     # Sin heartbeat, un flow síncrono no espera ~1 s al terminar (ver CONTRIBUTING.md)
-    # 30 s por defecto para arrancar; con la máquina ocupada no alcanzaron
+    # 30 s por defecto para arrancar; con la máquina ocupada no alcanzaron.
+    # Un reintento más ante un 503 de SQLite (2+4+…+64 s, no 62): en CI, con los
+    # cuatro workers arrancando servidores, abrir una corrida falló seis veces
     with (
         prefect_test_harness(server_startup_timeout=120),
-        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        temporary_settings(
+            {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_CLIENT_MAX_RETRIES: 6}
+        ),
     ):
         yield get_current_settings().api.url
 

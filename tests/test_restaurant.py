@@ -576,6 +576,49 @@ def test_busy_shift_never_shares_a_table_and_loses_nobody(restaurant, harness_ap
     assert occupied_tables(harness_api) == {}
 
 
+@pytest.mark.harness
+@pytest.mark.slow
+def test_shift_names_a_party_whose_run_the_server_could_not_open(
+    restaurant, harness_api, monkeypatch
+):
+    # Un SQLite saturado puede responder 503 al abrir la corrida de un grupo aun
+    # después de los reintentos del cliente: ese grupo se nombra, los demás comen
+    import httpx
+
+    request = httpx.Request("POST", f"{harness_api.url}/api/task_runs/")
+    busy = httpx.HTTPStatusError(
+        "503", request=request, response=httpx.Response(503, request=request)
+    )
+    real_serve_party = turno.serve_party
+
+    def serve_party(grupo, cocina, **kwargs):
+        if grupo.nombre == "Bruno":
+
+            async def refused():
+                raise busy
+
+            return refused()
+        return real_serve_party(grupo, cocina, **kwargs)
+
+    monkeypatch.setattr(turno, "serve_party", serve_party)
+    arrivals = [
+        party(nombre=nombre, pedido=["Limonada"])
+        for nombre in ["Ana", "Bruno", "Carla"]
+    ]
+
+    result = asyncio.run(serve_shift(arrivals, NO_BURNS))
+
+    assert [p["nombre"] for p in result["atendidos"]] == ["Ana", "Carla"]
+    assert result["fallidos"] == [
+        {
+            "nombre": "Bruno",
+            "motivo": "El servidor de Prefect no pudo abrir su corrida (respondió "
+            "503); vuelve a intentarlo.",
+        }
+    ]
+    assert occupied_tables(harness_api) == {}
+
+
 # ---------------------------------------------------------------------------
 # El script, como lo ejecuta quien aprende
 # ---------------------------------------------------------------------------
