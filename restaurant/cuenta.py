@@ -11,7 +11,6 @@ from collections import Counter
 
 import pandas as pd
 
-from grupo import Grupo
 from menu import MENU, money
 
 
@@ -68,13 +67,13 @@ def bill_table(cuenta: pd.DataFrame) -> list[dict]:
 
 
 def ticket_markdown(
-    grupo: Grupo, mesa: int, cuenta: pd.DataFrame, no_servidos: list[str]
+    nombre: str, personas: int, mesa: int, cuenta: pd.DataFrame, no_servidos: list[str]
 ) -> str:
     """Escribir el ticket en Markdown, con el nombre escapado."""
     lines = [
         f"# Ticket de la mesa {mesa}",
         "",
-        f"A nombre de **{escape_markdown(grupo.nombre)}**, {grupo.personas} personas.",
+        f"A nombre de **{escape_markdown(nombre)}**, {personas} personas.",
         "",
         "| Plato | Cantidad | Precio | Subtotal |",
         "|---|---:|---:|---:|",

@@ -10,8 +10,9 @@ la mesa. Ver "El postre: un workflow que espera una respuesta" en el README.
 import asyncio
 from uuid import UUID
 
+from prefect import get_run_logger, runtime
 from prefect.exceptions import FlowPauseTimeout, NotPausedError
-from prefect.flow_runs import resume_flow_run
+from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 from pydantic import Field, field_validator
 
@@ -129,3 +130,29 @@ class NobodyAnswers:
             self.task.cancel()
             return False
         return await self.task
+
+
+# El postre: la corrida queda en pausa hasta que alguien responde en la UI
+async def ask_for_dessert(nombre: str, mesa: int, espera: int) -> str:
+    """Preguntar si quieren postre y esperar la respuesta hasta `espera` segundos."""
+    print(f"¿Postre? La corrida queda en pausa hasta {espera} s: elige en la UI.")
+    nobody = NobodyAnswers(runtime.flow_run.id, espera)
+    try:
+        respuesta = await pause_flow_run(
+            wait_for_input=Postre.with_initial_data(
+                description=question(nombre, mesa, espera)
+            ),
+            timeout=espera + 60,  # de respaldo: a los `espera` s responde `nobody`
+            poll_interval=ANSWER_POLL_SECONDS,
+        )
+    finally:
+        timed_out = await nobody.stop()
+    if timed_out:
+        get_run_logger().warning(
+            "Nadie eligió postre en %s s: %s se va sin postre y no se le cobra.",
+            espera,
+            nombre,
+        )
+    else:
+        print(f"Postre elegido: {respuesta.postre}.")
+    return respuesta.postre

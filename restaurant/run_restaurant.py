@@ -1,12 +1,9 @@
-"""El restaurante: atender a una persona es un workflow de seis tasks.
+"""El restaurante completo (paso 7): sobre el paso 6, los hooks de estado.
 
-Muestra tasks asíncronas, un subflow (`preparar-plato`, uno por plato),
-reintentos de una task y de un flow, logs y artefactos, un recurso limitado
-(las mesas), una pausa que espera una respuesta (el postre) y hooks de estado.
-Funciona sin servidor; con `prefect server start` y PREFECT_API_URL lo ves en la
-UI. Ejecutar con ``python restaurant/run_restaurant.py`` (``--help`` para elegir
-el grupo y el postre). Lo que no es la historia vive al lado: `grupo.py`,
-`menu.py`, `mesas.py`, `cocina.py`, `cuenta.py` y `postre.py`.
+Si un plato no sale de la cocina, un hook on_failure avisa al mozo; si la
+corrida se corta o se cancela, otro libera la mesa. Ejecutar con
+``python restaurant/run_restaurant.py`` (``--help`` para elegir el grupo y el
+postre), con o sin `prefect server start`.
 """
 
 import asyncio
@@ -14,16 +11,12 @@ import sys
 import time
 from typing import Annotated
 
-import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.flow_runs import pause_flow_run
 from prefect.logging.loggers import flow_run_logger
-from prefect.settings import get_current_settings
-from pydantic import BeforeValidator, ValidationError
+from pydantic import BeforeValidator
 
-from acceso import exit_if_unauthorized
 from cocina import (
     COOK_RETRIES,
     DEFAULT_KITCHEN,
@@ -34,25 +27,22 @@ from cocina import (
     simulate,
 )
 from cuenta import add_to_order, bill, bill_table, dish_list, ticket_markdown
-from grupo import Grupo, describe, party_from_args, party_parser
+from grupo import Grupo
+from linea_de_comandos import command_line
 from menu import MENU, money
 from mesas import (
     keep_table,
-    open_restaurant,
     release_table,
     release_table_hook,
     seats_at,
     wait_for_table,
 )
 from postre import (
-    ANSWER_POLL_SECONDS,
     ASK,
     DESSERT_WAIT_SECONDS,
     NO_DESSERT,
-    NobodyAnswers,
-    Postre,
+    ask_for_dessert,
     dessert_choice,
-    question,
     wait_seconds,
 )
 
@@ -154,9 +144,8 @@ async def tell_the_waiter(flow, flow_run, state) -> None:
     )
 
 
-# Un flow llamado dentro de otro flow es un subflow. Si el plato se quema en
-# todos los intentos de Cocinar, Prefect reintenta el subflow entero: la cocina
-# lo prepara otra vez desde cero, ingredientes incluidos. Si tampoco sale,
+# Si el plato se quema en todos los intentos de Cocinar, Prefect reintenta el
+# subflow entero: la cocina lo prepara otra vez desde cero. Si tampoco sale,
 # Prefect llama al hook on_failure
 @flow(
     name="preparar-plato",
@@ -194,7 +183,7 @@ async def charge(
         bill_table(cuenta), key="cuenta", description=f"Cuenta de la mesa {mesa}"
     )
     await create_markdown_artifact(
-        ticket_markdown(grupo, mesa, cuenta, no_servidos),
+        ticket_markdown(grupo.nombre, grupo.personas, mesa, cuenta, no_servidos),
         key="ticket",
         description=f"Ticket de la mesa {mesa}",
     )
@@ -220,35 +209,7 @@ async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
     print(f"Despedir a la persona: ¡gracias por venir, {grupo.nombre}!")
 
 
-# El postre: la corrida queda en pausa hasta que alguien responde en la UI
-async def ask_for_dessert(grupo: Grupo, mesa: int, espera: int) -> str:
-    """Preguntar si quieren postre y esperar la respuesta hasta `espera` segundos."""
-    print(f"¿Postre? La corrida queda en pausa hasta {espera} s: elige en la UI.")
-    nobody = NobodyAnswers(runtime.flow_run.id, espera)
-    try:
-        respuesta = await pause_flow_run(
-            wait_for_input=Postre.with_initial_data(
-                description=question(grupo.nombre, mesa, espera)
-            ),
-            timeout=espera + 60,  # de respaldo: a los `espera` s responde `nobody`
-            poll_interval=ANSWER_POLL_SECONDS,
-        )
-    finally:
-        timed_out = await nobody.stop()
-    if timed_out:
-        get_run_logger().warning(
-            "Nadie eligió postre en %s s: %s se va sin postre y no se le cobra.",
-            espera,
-            grupo.nombre,
-        )
-    else:
-        print(f"Postre elegido: {respuesta.postre}.")
-    return respuesta.postre
-
-
-# El workflow: las seis tasks en orden, con una mesa ocupada mientras come
-
-
+# El workflow: las seis tasks en orden, con una mesa ocupada mientras come.
 # Sin reintentos: repetir el servicio entero recibiría y cobraría dos veces al
 # grupo. Lo que se reintenta es lo que sí se puede repetir: cocinar y preparar.
 # Si la corrida se corta (Crashed) o se cancela, un hook libera la mesa
@@ -289,7 +250,7 @@ async def serve_party(
             (servidos if state.is_completed() else no_servidos).append(plato)
         await bring_food(grupo, seat["mesa"], servidos)
         if postre == ASK:
-            postre = await ask_for_dessert(grupo, seat["mesa"], espera_postre)
+            postre = await ask_for_dessert(grupo.nombre, seat["mesa"], espera_postre)
         if postre != NO_DESSERT:
             # El postre es un plato más: su subflow, a la mesa y a la cuenta
             pedido = add_to_order(pedido, postre)
@@ -320,72 +281,9 @@ async def serve_party(
     }
 
 
-async def open_and_serve(
-    grupo: Grupo,
-    cocina: Cocina = DEFAULT_KITCHEN,
-    postre: str = NO_DESSERT,
-    espera_postre: int = DESSERT_WAIT_SECONDS,
-) -> dict:
-    """Abrir el restaurante (crear las mesas) y atender a un grupo."""
-    await open_restaurant()
-    return await serve_party(grupo, cocina, postre, espera_postre)
-
-
-NO_UI_TO_ASK = """Con --postre preguntar, la corrida espera a que elijas el postre en la
-UI, y el servidor temporal de Prefect no tiene UI. Abre `prefect server start` en
-otra terminal y ejecuta
-  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api
-o elige el postre de antemano: --postre "Flan con dulce de leche" o --postre ninguno."""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Atender al grupo de la línea de comandos y mostrar la cuenta."""
-    parser = party_parser("Atender un grupo en el restaurante.")
-    parser.add_argument(
-        "--prob-quemar", type=float, default=DEFAULT_KITCHEN.prob_quemar
-    )
-    parser.add_argument("--semilla", type=int, default=DEFAULT_KITCHEN.semilla)
-    parser.add_argument(
-        "--postre",
-        default=NO_DESSERT,
-        help=f"un postre del menú, {NO_DESSERT!r} (por defecto) o {ASK!r} para "
-        "elegirlo en la UI con la corrida en pausa",
-    )
-    parser.add_argument(
-        "--espera-postre",
-        type=int,
-        default=DESSERT_WAIT_SECONDS,
-        help="segundos que espera la respuesta con --postre preguntar",
-    )
-    args = parser.parse_args(argv)
-    try:
-        grupo = party_from_args(args)
-        cocina = Cocina(prob_quemar=args.prob_quemar, semilla=args.semilla)
-        postre, espera = dessert_choice(args.postre), wait_seconds(args.espera_postre)
-    except (ValidationError, ValueError) as error:
-        reason = describe(error) if isinstance(error, ValidationError) else error
-        print(f"No podemos atender a este grupo:\n{reason}", file=sys.stderr)
-        return 2
-    if postre == ASK and not get_current_settings().api.url:
-        print(NO_UI_TO_ASK, file=sys.stderr)
-        return 2
-    try:
-        result = asyncio.run(open_and_serve(grupo, cocina, postre, espera))
-    except httpx.HTTPStatusError as error:
-        exit_if_unauthorized(error)  # un servidor con contraseña: se explica
-        raise
-    print(f"\nCuenta de {grupo.nombre}, mesa {result['mesa']}:")
-    print(result["cuenta"].to_string(index=False))
-    print(f"Total: {money(result['total_centavos'])}")
-    if not get_current_settings().api.url:
-        # La corrida quedó en la base de datos de PREFECT_HOME, la misma que
-        # muestra `prefect server start`
-        print(
-            "\nEsta corrida usó un servidor temporal de Prefect, sin interfaz web,\n"
-            "que se apaga con el script. Quedó guardada: para verla, abre `prefect\n"
-            "server start` en otra terminal y entra en http://127.0.0.1:4200."
-        )
-    return 0
+    return command_line(argv, serve_party, dessert=True)
 
 
 if __name__ == "__main__":

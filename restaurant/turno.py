@@ -20,7 +20,7 @@ from cocina import DEFAULT_KITCHEN, Cocina
 from grupo import SAMPLE_PARTY, Grupo, describe
 from menu import money
 from mesas import TABLES, open_restaurant
-from run_restaurant import serve_party
+from paso5_grupo import serve_party
 
 SAMPLE_SHIFT = [
     SAMPLE_PARTY,

@@ -43,8 +43,8 @@ SHARED_SERVERS = {
     "pool_server": "pool_server",
     "protected_server": "protected_server",
     "module_server": "{module}",  # uno por módulo: el grupo es el módulo
-    # El servidor de pruebas: uno para los grupos del restaurante (las pruebas
-    # lentas de test_restaurant.py) y otro para lo demás, así esas dos tandas
+    # El servidor de pruebas: uno para las pruebas lentas de test_restaurant.py y
+    # de los pasos (test_paso*.py) y otro para lo demás, así esas dos tandas
     # largas corren a la vez; la comprobación rápida usa solo el segundo
     "prefect_server": "harness-{lesson}",
 }
@@ -108,9 +108,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """
     for item in items:
         module = item.module.__name__
-        slow_restaurant = module == "test_restaurant" and item.get_closest_marker(
-            "slow"
+        restaurant_module = module == "test_restaurant" or module.startswith(
+            "test_paso"
         )
+        slow_restaurant = restaurant_module and item.get_closest_marker("slow")
         lesson = "restaurant" if slow_restaurant else "others"
         shared = [
             group.format(module=module, lesson=lesson)

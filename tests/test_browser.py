@@ -6,7 +6,7 @@ fallan, para que CI nunca pase saltándolas.
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -227,7 +227,7 @@ def test_event_feed_shows_an_arrival_what_it_triggered_and_stops_at_the_minute(
         json.loads(sent.value.post_data)["filter"]["occurred"]["until"]
     )
     assert (until.second, until.microsecond) == (0, 0)
-    assert datetime.now(timezone.utc) - until < timedelta(minutes=1)
+    assert datetime.now(UTC) - until < timedelta(minutes=1)
 
 
 @pytest.mark.server

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from herramientas.documentos import docs_text
 from herramientas.procesos import ctrl_c_works
 from tests.helpers import ROOT
 
@@ -63,3 +64,55 @@ def test_serve_and_workers_started_by_the_tools_listen_to_ctrl_c():
     finally:
         signal.signal(signal.SIGINT, previous)
     assert (inherited, reset) == ("True", "False")
+
+
+# Los pasos del restaurante, en orden: cada uno agrega una idea al anterior
+STEPS = [
+    "paso1_historia.py",
+    "paso2_cocina.py",
+    "paso3_cuenta.py",
+    "paso4_mesas.py",
+    "paso5_grupo.py",
+    "paso6_postre.py",
+    "run_restaurant.py",
+]
+# Dónde aparece por primera vez cada idea (un texto que solo ella usa)
+FIRST_STEP_OF = {
+    "@flow(": 1,
+    "retries=": 1,
+    "async def": 2,
+    "asyncio.gather": 2,
+    "create_table_artifact": 3,
+    "wait_for_table": 4,
+    "keep_table": 4,
+    "grupo: Grupo": 5,
+    "ask_for_dessert": 6,
+    "on_crashed": 7,
+    "on_failure": 7,
+}
+
+
+def test_each_restaurant_step_adds_its_idea_and_fits_the_limits():
+    sources = [(ROOT / "restaurant" / step).read_text("utf-8") for step in STEPS]
+    assert len(sources[0].splitlines()) <= 120
+    for step, source in zip(STEPS, sources, strict=True):
+        assert len(source.splitlines()) <= 300, step
+    for idea, first in FIRST_STEP_OF.items():
+        where = [n for n, source in enumerate(sources, 1) if idea in source]
+        assert where == list(range(first, len(STEPS) + 1)), idea
+
+
+def test_every_step_is_in_a_chapter_with_the_command_to_compare_it():
+    docs = docs_text()
+    for before, after in zip(STEPS[:-1], STEPS[1:], strict=True):
+        command = f"git diff --no-index restaurant/{before} restaurant/{after}"
+        assert command in docs, command
+        # El comando muestra lo agregado (git diff sale con 1 si hay diferencias)
+        shown = subprocess.run(
+            command.split(), cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert shown.returncode == 1, shown.stderr
+        added = [line for line in shown.stdout.splitlines() if line.startswith("+")]
+        for idea, step in FIRST_STEP_OF.items():
+            if step == STEPS.index(after) + 1:
+                assert any(idea in line for line in added), (after, idea)

@@ -1,6 +1,5 @@
 """El restaurante, paso 1 (restaurant/paso1_historia.py): la historia y nada más."""
 
-import paso1_historia as paso1
 import pytest
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -10,6 +9,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.logging import disable_run_logger
 
+import paso1_historia as paso1
 from tests.helpers import (
     RESTAURANT_STEPS,
     ROOT,

@@ -144,23 +144,22 @@ def test_asking_needs_a_server_with_a_ui(tmp_path):
     assert not (tmp_path / "prefect.db").exists()  # no empezó a atender
 
 
-def test_scripts_refuse_a_bad_dessert_before_doing_anything(tmp_path):
-    for script in ("restaurant/run_restaurant.py", "restaurant/anunciar_llegada.py"):
-        result = run_script(script, "--postre", "Ravioles", home=tmp_path)
-        assert result.returncode == 2, script
-        assert "Ravioles no es un postre (es principal)" in result.stderr, script
-    # El README muestra la salida de run_restaurant.py, tal cual
+def test_scripts_refuse_a_bad_dessert_before_doing_anything(capsys):
+    import anunciar_llegada
+    import paso6_postre
+
+    for main in (paso6_postre.main, r.main, anunciar_llegada.main):
+        assert main(["--postre", "Ravioles"]) == 2, main.__module__
+        shown = capsys.readouterr()
+        assert "Ravioles no es un postre (es principal)" in shown.err, main.__module__
+        assert shown.out == ""
+    # El capítulo muestra la salida de paso6_postre.py, tal cual
     readme = docs_text()
-    shown = readme.split("$ python restaurant/run_restaurant.py --postre Ravioles\n")[1]
-    result = run_script(
-        "restaurant/run_restaurant.py", "--postre", "Ravioles", home=tmp_path
-    )
-    assert result.stderr == shown.split("```")[0]
-    result = run_script(
-        "restaurant/run_restaurant.py", "--espera-postre", "0", home=tmp_path
-    )
-    assert result.returncode == 2
-    assert "La espera del postre va de 1 a 3600 segundos" in result.stderr
+    block = readme.split("$ python restaurant/paso6_postre.py --postre Ravioles\n")[1]
+    assert paso6_postre.main(["--postre", "Ravioles"]) == 2
+    assert capsys.readouterr().err == block.split("```")[0]
+    assert r.main(["--espera-postre", "0"]) == 2
+    assert "La espera del postre va de 1 a 3600 segundos" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------

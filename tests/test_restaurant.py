@@ -211,7 +211,7 @@ def test_name_with_markdown_and_html_neither_breaks_nor_injects_the_ticket():
     bill = pd.DataFrame(
         {"plato": ["Empanadas"], "cantidad": [1], "precio_centavos": [650]}
     ).assign(subtotal_centavos=650)
-    ticket = ticket_markdown(grupo, 3, bill, [])
+    ticket = ticket_markdown(grupo.nombre, grupo.personas, 3, bill, [])
     assert "<script>" not in ticket and "&lt;script&gt;" in ticket
     assert r"\*\*Ana\*\*" in ticket
     assert r"\| \[x\]\(http://y\)" in ticket
@@ -665,17 +665,21 @@ def test_shift_script_names_each_party_it_could_not_serve(
 
 
 def test_script_rejects_a_bad_party_in_spanish_before_starting(capsys, monkeypatch):
-    def must_not_start(grupo, cocina):
+    import linea_de_comandos
+
+    def must_not_start(*args, **kwargs):
         raise AssertionError("con un grupo inválido no se empieza a atender")
 
-    monkeypatch.setattr(r, "open_and_serve", must_not_start)
-    assert r.main(["--personas", "0"]) == 2
+    import paso5_grupo
+
+    monkeypatch.setattr(linea_de_comandos, "open_and_serve", must_not_start)
+    assert paso5_grupo.main(["--personas", "0"]) == 2
     shown = capsys.readouterr()
     assert "La cantidad de personas debe ser al menos 1; llegó 0." in shown.err
     assert shown.out == ""
     # El README muestra esta misma salida
     readme = docs_text()
-    command = "$ python restaurant/run_restaurant.py --personas 0\n"
+    command = "$ python restaurant/paso5_grupo.py --personas 0\n"
     assert shown.err == readme.split(command)[1].split("```")[0]
 
 

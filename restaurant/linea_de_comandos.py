@@ -1,0 +1,88 @@
+"""El restaurante desde la línea de comandos (pasos 5 a 7): no es la historia.
+
+Lee el grupo (`--nombre`, `--personas`, `--plato`), la cocina y, desde el paso
+6, el postre; rechaza los datos inválidos en español antes de empezar, abre el
+restaurante, atiende al grupo y muestra la cuenta.
+"""
+
+import asyncio
+import sys
+
+import httpx
+from prefect.settings import get_current_settings
+from pydantic import ValidationError
+
+from acceso import exit_if_unauthorized
+from cocina import DEFAULT_KITCHEN, Cocina
+from grupo import describe, party_from_args, party_parser
+from menu import money
+from mesas import open_restaurant
+from postre import ASK, DESSERT_WAIT_SECONDS, NO_DESSERT, dessert_choice, wait_seconds
+
+NO_UI_TO_ASK = """Con --postre preguntar, la corrida espera a que elijas el postre en la
+UI, y el servidor temporal de Prefect no tiene UI. Abre `prefect server start` en
+otra terminal y ejecuta
+  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api
+o elige el postre de antemano: --postre "Flan con dulce de leche" o --postre ninguno."""
+
+
+async def open_and_serve(serve_party, grupo, cocina, **postre) -> dict:
+    """Abrir el restaurante (crear las mesas) y atender a un grupo."""
+    await open_restaurant()
+    return await serve_party(grupo, cocina, **postre)
+
+
+def command_line(argv: list[str] | None, serve_party, *, dessert: bool) -> int:
+    """Atender con `serve_party` al grupo de los argumentos y mostrar la cuenta."""
+    parser = party_parser("Atender un grupo en el restaurante.")
+    parser.add_argument(
+        "--prob-quemar", type=float, default=DEFAULT_KITCHEN.prob_quemar
+    )
+    parser.add_argument("--semilla", type=int, default=DEFAULT_KITCHEN.semilla)
+    if dessert:
+        parser.add_argument(
+            "--postre",
+            default=NO_DESSERT,
+            help=f"un postre del menú, {NO_DESSERT!r} (por defecto) o {ASK!r} para "
+            "elegirlo en la UI con la corrida en pausa",
+        )
+        parser.add_argument(
+            "--espera-postre",
+            type=int,
+            default=DESSERT_WAIT_SECONDS,
+            help="segundos que espera la respuesta con --postre preguntar",
+        )
+    args = parser.parse_args(argv)
+    postre = {}
+    try:
+        grupo = party_from_args(args)
+        cocina = Cocina(prob_quemar=args.prob_quemar, semilla=args.semilla)
+        if dessert:
+            postre = {
+                "postre": dessert_choice(args.postre),
+                "espera_postre": wait_seconds(args.espera_postre),
+            }
+    except (ValidationError, ValueError) as error:
+        reason = describe(error) if isinstance(error, ValidationError) else error
+        print(f"No podemos atender a este grupo:\n{reason}", file=sys.stderr)
+        return 2
+    if postre.get("postre") == ASK and not get_current_settings().api.url:
+        print(NO_UI_TO_ASK, file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(open_and_serve(serve_party, grupo, cocina, **postre))
+    except httpx.HTTPStatusError as error:
+        exit_if_unauthorized(error)  # un servidor con contraseña: se explica
+        raise
+    print(f"\nCuenta de {grupo.nombre}, mesa {result['mesa']}:")
+    print(result["cuenta"].to_string(index=False))
+    print(f"Total: {money(result['total_centavos'])}")
+    if not get_current_settings().api.url:
+        # La corrida quedó en la base de datos de PREFECT_HOME, la misma que
+        # muestra `prefect server start`
+        print(
+            "\nEsta corrida usó un servidor temporal de Prefect, sin interfaz web,\n"
+            "que se apaga con el script. Quedó guardada: para verla, abre `prefect\n"
+            "server start` en otra terminal y entra en http://127.0.0.1:4200."
+        )
+    return 0

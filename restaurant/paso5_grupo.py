@@ -1,0 +1,245 @@
+"""El restaurante, paso 5: datos que no se pueden atender.
+
+Sobre el paso 4: el flow recibe un `Grupo` (grupo.py) y una `Cocina`, modelos
+de pydantic. Prefect valida los parámetros antes de ejecutar cualquier task, y
+un grupo inválido se rechaza con un mensaje en español. Ejecutar con
+``python restaurant/paso5_grupo.py`` (``--help`` para elegir el grupo).
+"""
+
+import asyncio
+import sys
+import time
+
+import pandas as pd
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from cocina import (
+    COOK_RETRIES,
+    DEFAULT_KITCHEN,
+    Cocina,
+    DishBurned,
+    attempt_number,
+    burns,
+    simulate,
+)
+from cuenta import bill, bill_table, dish_list, ticket_markdown
+from grupo import Grupo
+from linea_de_comandos import command_line
+from menu import MENU, money
+from mesas import (
+    keep_table,
+    release_table,
+    seats_at,
+    wait_for_table,
+)
+
+
+# 1. Recibir a la persona
+@task(name="Recibir a la persona")
+async def receive_person(grupo: Grupo) -> None:
+    """Dar la bienvenida al grupo en la puerta."""
+    print(f"Bienvenida, {grupo.nombre}: mesa para {grupo.personas}, por favor.")
+    await simulate(1)
+
+
+# 2. Asignar mesa: tres acciones de una misma task
+@task(name="Asignar mesa")
+async def assign_table(grupo: Grupo) -> dict:
+    """Verificar mesas disponibles, preparar la mesa y llevar al grupo a ella."""
+
+    def say_we_wait() -> None:
+        print(
+            f"Verificar mesas disponibles: todas las mesas para {grupo.personas} "
+            f"están ocupadas; {grupo.nombre} espera a que se libere una."
+        )
+
+    mesa, lease_id, free = await wait_for_table(grupo.personas, say_we_wait)
+    seated_at = time.time()
+    seats = seats_at(mesa)
+    print(
+        f"Verificar mesas disponibles: libres para {grupo.personas}: "
+        f"{', '.join(map(str, free))}; la más chica es la {mesa} ({seats} asientos)."
+    )
+    try:
+        await simulate(1)
+        print(f"Preparar la mesa {mesa}: mantel, cubiertos y {seats} vasos.")
+        await simulate(1)
+        print(
+            f"Llevar a la persona a la mesa: {grupo.nombre} ya está en la mesa {mesa}."
+        )
+    except BaseException:
+        await release_table(lease_id)  # nadie se sentó: la mesa vuelve a estar libre
+        raise
+    return {"mesa": mesa, "lease_id": lease_id, "sentado": seated_at}
+
+
+# 3. Tomar pedido
+@task(name="Tomar pedido")
+async def take_order(grupo: Grupo) -> pd.DataFrame:
+    """Anotar cuántos de cada plato pide el grupo y a qué precio."""
+    order = (
+        pd.DataFrame({"plato": grupo.pedido})
+        .groupby("plato", sort=False)
+        .size()
+        .reset_index(name="cantidad")
+    )
+    order["precio_centavos"] = order["plato"].map(MENU["precio_centavos"])
+    await simulate(2)
+    for row in order.itertuples():
+        print(
+            f"Pedido: {row.cantidad} × {row.plato} ({money(row.precio_centavos)} c/u)."
+        )
+    return order
+
+
+# 4. Llevar la comida: antes, la cocina prepara cada plato en un subflow
+@task(name="Reunir ingredientes")
+async def gather_ingredients(plato: str) -> list[str]:
+    """Juntar los ingredientes del plato según el menú."""
+    ingredients = list(MENU.loc[plato, "ingredientes"])
+    print(f"Reunir ingredientes de {plato}: {', '.join(ingredients)}.")
+    await simulate(1)
+    return ingredients
+
+
+@task(name="Cocinar", retries=COOK_RETRIES, retry_delay_seconds=1)
+async def cook(plato: str, etiqueta: str, cocina: Cocina) -> None:
+    """Cocinar el plato; a veces se quema y Prefect reintenta la task."""
+    # Los intentos se cuentan a lo largo de todas las preparaciones del plato
+    attempt = attempt_number(runtime.flow_run.run_count, runtime.task_run.run_count)
+    await simulate(int(MENU.loc[plato, "segundos_preparacion"]))
+    if burns(cocina, etiqueta, attempt):
+        raise DishBurned(f"Se quemó {plato} (intento {attempt}).")
+    print(f"Cocinar {plato}: listo en el intento {attempt}.")
+
+
+@task(name="Emplatar")
+async def plate(plato: str) -> str:
+    """Servir el plato cocinado en su plato."""
+    await simulate(1)
+    print(f"Emplatar {plato}.")
+    return plato
+
+
+# Si el plato se quema en todos los intentos de Cocinar, Prefect reintenta el
+# subflow entero: la cocina lo prepara otra vez desde cero
+@flow(
+    name="preparar-plato",
+    flow_run_name="preparar-{etiqueta}",
+    retries=1,
+    log_prints=True,
+)
+async def prepare_dish(plato: str, etiqueta: str, cocina: Cocina) -> str:
+    """Preparar un plato: reunir ingredientes, cocinar y emplatar."""
+    await gather_ingredients(plato)
+    await cook(plato, etiqueta, cocina)
+    return await plate(plato)
+
+
+@task(name="Llevar la comida")
+async def bring_food(grupo: Grupo, mesa: int, servidos: list[str]) -> None:
+    """Llevar a la mesa los platos que salieron de la cocina."""
+    await simulate(1)
+    print(f"Llevar la comida a la mesa {mesa}: {', '.join(servidos) or 'nada'}.")
+
+
+# 5. Cobrar el servicio
+@task(name="Cobrar el servicio")
+async def charge(
+    grupo: Grupo,
+    mesa: int,
+    pedido: pd.DataFrame,
+    servidos: list[str],
+    no_servidos: list[str],
+) -> pd.DataFrame:
+    """Cobrar solo lo servido y publicar la cuenta y el ticket como artefactos."""
+    cuenta = bill(pedido, servidos)
+    await create_table_artifact(
+        bill_table(cuenta), key="cuenta", description=f"Cuenta de la mesa {mesa}"
+    )
+    await create_markdown_artifact(
+        ticket_markdown(grupo.nombre, grupo.personas, mesa, cuenta, no_servidos),
+        key="ticket",
+        description=f"Ticket de la mesa {mesa}",
+    )
+    await simulate(1)
+    total = money(int(cuenta["subtotal_centavos"].sum()))
+    print(f"Cobrar el servicio: {total} por {int(cuenta['cantidad'].sum())} platos.")
+    return cuenta
+
+
+# 6. Despedir a la persona
+@task(name="Despedir a la persona")
+async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
+    """Despedir al grupo; si algo no se pudo servir, pedir disculpas."""
+    if no_servidos:
+        # Un print sería un log INFO: la disculpa es un WARNING, para verla
+        # destacada en la UI y poder filtrarla por nivel
+        get_run_logger().warning(
+            "Disculpe, %s: no pudimos servir %s y no se lo cobramos.",
+            grupo.nombre,
+            dish_list(no_servidos),
+        )
+    await simulate(1)
+    print(f"Despedir a la persona: ¡gracias por venir, {grupo.nombre}!")
+
+
+# El workflow: las seis tasks en orden, con una mesa ocupada mientras come.
+# Sin reintentos: repetir el servicio entero recibiría y cobraría dos veces al
+# grupo. Lo que se reintenta es lo que sí se puede repetir: cocinar y preparar
+@flow(
+    name="atender-persona",
+    flow_run_name="atender-{grupo.nombre}",
+    log_prints=True,
+)
+async def serve_party(
+    grupo: Grupo,
+    cocina: Cocina = DEFAULT_KITCHEN,
+) -> dict:
+    """Atender a un grupo de principio a fin, con una mesa ocupada mientras come."""
+    await receive_person(grupo)
+    seat = await assign_table(grupo)
+    renewal = asyncio.create_task(keep_table(seat["lease_id"]))  # mientras come
+    try:
+        pedido = await take_order(grupo)
+        # Cada plato es un subflow; la cocina prepara los platos a la vez
+        states = await asyncio.gather(
+            *(
+                prepare_dish(
+                    plato, f"{grupo.nombre}-{i}-{plato}", cocina, return_state=True
+                )
+                for i, plato in enumerate(grupo.pedido, 1)
+            )
+        )
+        servidos, no_servidos = [], []
+        for plato, state in zip(grupo.pedido, states, strict=True):
+            (servidos if state.is_completed() else no_servidos).append(plato)
+        await bring_food(grupo, seat["mesa"], servidos)
+        cuenta = await charge(grupo, seat["mesa"], pedido, servidos, no_servidos)
+        await say_goodbye(grupo, no_servidos)
+    finally:
+        renewal.cancel()
+        left_at = time.time()
+        await release_table(seat["lease_id"])
+        print(f"Mesa {seat['mesa']} libre.")
+    return {
+        "nombre": grupo.nombre,
+        "personas": grupo.personas,
+        "mesa": seat["mesa"],
+        "servidos": servidos,
+        "no_servidos": no_servidos,
+        "cuenta": cuenta,
+        "total_centavos": int(cuenta["subtotal_centavos"].sum()),
+        "sentado": seat["sentado"],
+        "liberado": left_at,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Atender al grupo de la línea de comandos y mostrar la cuenta."""
+    return command_line(argv, serve_party, dessert=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
