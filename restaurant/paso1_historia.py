@@ -1,8 +1,8 @@
 """El restaurante, paso 1: atender a una persona es un workflow de seis tasks.
 
-Solo la historia: seis tasks en orden, las tres acciones de "Asignar mesa", un
-subflow `preparar-plato` por plato, reintentos y `log_prints`. Ejecutar con
-``python restaurant/paso1_historia.py``, con o sin `prefect server start`.
+Muestra solo la historia: seis tasks en orden, las tres acciones de "Asignar
+mesa", un subflow por plato, reintentos y `log_prints`. Funciona sin servidor y
+con `prefect server start`: ``python restaurant/paso1_historia.py``.
 """
 
 from prefect import flow, runtime, task

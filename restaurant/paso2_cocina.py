@@ -1,9 +1,10 @@
 """El restaurante, paso 2: la cocina prepara los platos a la vez.
 
-Sobre el paso 1: tasks y flows `async`, los subflows de los platos a la vez con
-`asyncio.gather`, un subflow que se reintenta entero, y un plato que no sale de
-la cocina no se sirve ni se cobra. Ejecutar con
-``python restaurant/paso2_cocina.py``, con o sin `prefect server start`.
+Muestra lo que agrega al paso 1: tasks y flows `async`, los subflows de los
+platos a la vez con `asyncio.gather`, un subflow que se reintenta entero, y que
+un plato que no sale de la cocina no se sirve ni se cobra. Funciona sin servidor
+y con `prefect server start`.
+Ejecutar con ``python restaurant/paso2_cocina.py``.
 """
 
 import asyncio

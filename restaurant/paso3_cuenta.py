@@ -1,8 +1,9 @@
 """El restaurante, paso 3: la cuenta y el ticket, artefactos de la corrida.
 
-Sobre el paso 2: "Cobrar el servicio" publica la cuenta como tabla y el ticket
-en Markdown, y la corrida los guarda en su pestaña Artifacts. Ejecutar con
-``python restaurant/paso3_cuenta.py``, con o sin `prefect server start`.
+Muestra lo que agrega al paso 2: "Cobrar el servicio" publicando la cuenta como
+tabla y el ticket en Markdown: la corrida los guarda en su pestaña Artifacts.
+Funciona sin servidor y con `prefect server start`.
+Ejecutar con ``python restaurant/paso3_cuenta.py``.
 """
 
 import asyncio

@@ -1,9 +1,10 @@
 """El restaurante, paso 4: las mesas, un recurso limitado.
 
-Sobre el paso 3: cada mesa es un límite de concurrencia de Prefect con un solo
-lugar. "Asignar mesa" la ocupa con un lease (o espera a que se libere una), el
-grupo la renueva mientras come y la devuelve al irse. Ejecutar con
-``python restaurant/paso4_mesas.py``, con o sin `prefect server start`.
+Muestra lo que agrega al paso 3: cada mesa como un límite de concurrencia de
+Prefect con un solo lugar: "Asignar mesa" la ocupa con un lease (o espera a que
+se libere una), el grupo la renueva mientras come y la devuelve al irse.
+Funciona sin servidor y con `prefect server start`.
+Ejecutar con ``python restaurant/paso4_mesas.py``.
 """
 
 import asyncio

@@ -1,9 +1,10 @@
 """El restaurante, paso 5: datos que no se pueden atender.
 
-Sobre el paso 4: el flow recibe un `Grupo` (grupo.py) y una `Cocina`, modelos
-de pydantic. Prefect valida los parámetros antes de ejecutar cualquier task, y
-un grupo inválido se rechaza con un mensaje en español. Ejecutar con
-``python restaurant/paso5_grupo.py`` (``--help`` para elegir el grupo).
+Muestra lo que agrega al paso 4: un flow que recibe un `Grupo` (grupo.py) y una
+`Cocina`, modelos de pydantic: Prefect valida los parámetros antes de ejecutar
+cualquier task, y un grupo inválido se rechaza con un mensaje en español.
+Funciona sin servidor y con `prefect server start`.
+Ejecutar con ``python restaurant/paso5_grupo.py`` (``--help`` para elegir el grupo).
 """
 
 import asyncio

@@ -1,9 +1,11 @@
 """El restaurante, paso 6: el postre, un workflow que espera una respuesta.
 
-Sobre el paso 5: con --postre preguntar, la corrida queda en pausa hasta que
-alguien elige el postre en la UI (o vence la espera), y el postre es un plato
-más: su subflow, a la mesa y a la cuenta. Ejecutar con
-``python restaurant/paso6_postre.py --postre preguntar`` con `prefect server start`.
+Muestra lo que agrega al paso 5: una corrida en pausa hasta que alguien elige el
+postre en la UI (o vence la espera); el postre es un plato más: su subflow, a la
+mesa y a la cuenta. Funciona sin servidor con el postre elegido de antemano
+(``--postre ninguno``, por defecto); para preguntar hace falta la UI de
+`prefect server start`. Ejecutar con
+``python restaurant/paso6_postre.py --postre preguntar``.
 """
 
 import asyncio

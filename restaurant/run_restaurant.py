@@ -1,9 +1,9 @@
 """El restaurante completo (paso 7): sobre el paso 6, los hooks de estado.
 
-Si un plato no sale de la cocina, un hook on_failure avisa al mozo; si la
-corrida se corta o se cancela, otro libera la mesa. Ejecutar con
-``python restaurant/run_restaurant.py`` (``--help`` para elegir el grupo y el
-postre), con o sin `prefect server start`.
+Muestra un hook on_failure que avisa al mozo si un plato no sale de la cocina, y
+otro que libera la mesa si la corrida se corta o se cancela.
+Funciona sin servidor y con `prefect server start`. Ejecutar con
+``python restaurant/run_restaurant.py`` (``--help``: el grupo y el postre).
 """
 
 import asyncio
