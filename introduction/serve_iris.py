@@ -22,7 +22,7 @@ Sin ella, Prefect usaría un servidor temporal, que no ejecuta horarios y que ot
 terminal no puede alcanzar: el cron nunca se dispararía. Abre `prefect server
 start` en otra terminal y ejecuta
   prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api
-(README, 'Ver el workflow')."""
+(capitulos/03-ver-el-workflow.md)."""
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Con `PREFECT_SERVER_API_AUTH_STRING`, `prefect server start` responde 401
 (Unauthorized) a todo cliente que no mande el mismo "usuario:contraseña" en
-`PREFECT_API_AUTH_STRING`. Ver "Un servidor con contraseña" en el README.
+`PREFECT_API_AUTH_STRING`. Ver "Un servidor con contraseña" en el capítulo 9.
 """
 
 import sys
@@ -14,7 +14,7 @@ NO_ACCESS = """El servidor {url} pide usuario y contraseña (401 Unauthorized):
 PREFECT_API_AUTH_STRING {problem}. Pide la contraseña a quien abrió el servidor y
 ejecuta
   prefect config set PREFECT_API_AUTH_STRING='usuario:contraseña'
-(README, 'Un servidor con contraseña')."""
+(capitulos/09-hacia-produccion.md, 'Un servidor con contraseña')."""
 
 
 def exit_if_unauthorized(error: BaseException) -> None:

@@ -64,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if not get_current_settings().api.url:
         print(
             "Falta PREFECT_API_URL: la llegada se anuncia en el servidor donde corre "
-            "serve_restaurant.py (ver el README, 'Programar con cron y disparar con "
-            "eventos').",
+            "serve_restaurant.py (ver capitulos/08-cron-y-eventos.md).",
             file=sys.stderr,
         )
         return 1

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 NO_POOL = f"""No se registra el deployment: el work pool '{WORK_POOL}' no existe en
 {{url}}. Créalo antes con
   prefect work-pool create {WORK_POOL} --type process
-(README, 'Workers y work pools')."""
+(capitulos/09-hacia-produccion.md, 'Workers y work pools')."""
 
 
 async def open_and_check_pool() -> bool:

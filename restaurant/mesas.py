@@ -5,7 +5,7 @@ lugar. Un grupo ocupa una mesa pidiéndole ese lugar al servidor con un *lease*,
 lo renueva mientras está sentado y la devuelve al irse. Si su proceso muere, un
 hook la libera (`release_table_hook`); si no queda nadie para hacerlo, el
 servidor la libera cuando vence el lease. Ver "Las mesas, un recurso limitado"
-y "Si se cancela o se corta: hooks de estado" en el README.
+y "Si se cancela o se corta: hooks de estado" en los capítulos 6 y 7.
 """
 
 import asyncio

@@ -4,7 +4,7 @@
 guarda su esquema, el servidor rechaza una respuesta que no cumple con él, y el
 modelo vuelve a validarla con mensajes en español. `NobodyAnswers` responde
 "ninguno" por el grupo cuando vence la espera, para que la corrida siga y libere
-la mesa. Ver "El postre: un workflow que espera una respuesta" en el README.
+la mesa. Ver el capítulo 7, "El postre: un workflow que espera una respuesta".
 """
 
 import asyncio

@@ -42,7 +42,7 @@ Sin ella, Prefect usaría un servidor temporal, en un puerto al azar, que se apa
 con este proceso: las llegadas se anuncian a un servidor que siga abierto. Abre
 `prefect server start` en otra terminal y ejecuta
   prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api
-(README, 'Ver el workflow')."""
+(capitulos/03-ver-el-workflow.md)."""
 
 
 if __name__ == "__main__":

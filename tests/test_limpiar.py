@@ -1,22 +1,32 @@
-""" "Limpiar y empezar de nuevo": cada comando del README, contra un servidor propio.
+""" "Limpiar y empezar de nuevo": cada comando del capítulo, contra un servidor propio.
 
 El servidor es nuevo y solo de este módulo: los comandos borran mesas,
-deployments y la base de datos, y no deben tocar lo de las demás pruebas.
+deployments y la base de datos, y no deben tocar lo de las demás pruebas. Los
+comandos corren en una terminal (una pseudo-terminal): ahí Prefect pregunta
+"Are you sure...?" si nadie le dice que no lo haga, y una prueba sin terminal
+no lo vería.
 """
 
 import asyncio
+import os
+import pty
+import select
 import shlex
+import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
 from herramientas.servidor import PrefectServer, free_port
-from tests.helpers import ROOT, run_script
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.server
 
 
-def readme_cleanup_blocks() -> list[list[list[str]]]:
+def chapter_blocks() -> list[list[list[str]]]:
     """Los bloques de comandos del capítulo, cada comando como argumentos."""
     section = (ROOT / "capitulos" / "11-limpiar.md").read_text(encoding="utf-8")
     blocks = [b.split("```")[0] for b in section.split("```bash\n")[1:]]
@@ -26,12 +36,59 @@ def readme_cleanup_blocks() -> list[list[list[str]]]:
     ]
 
 
-def prefect(home, *args: str):
-    """Un comando `prefect ...` como lo escribe quien aprende (usa su perfil)."""
-    return run_script("-m", "prefect", *args, home=home, timeout=120)
+def in_terminal(home, *args: str, timeout: float = 90) -> tuple[int | None, str]:
+    """Ejecutar `prefect ...` en una terminal, sin escribirle nada.
+
+    Devuelve el código de salida y lo que mostró; si a los `timeout` segundos
+    sigue esperando (una pregunta sin responder), el código es None.
+    """
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PYTHONUTF8": "1",
+        "TERM": "xterm",
+        "COLUMNS": "200",
+    }
+    env.pop("PREFECT_API_URL", None)  # vale lo que dice el perfil de quien aprende
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        cwd=ROOT,
+        close_fds=True,
+    )
+    os.close(terminal)
+    shown, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # la terminal se cerró: el proceso terminó
+                chunk = b""
+            shown += chunk
+            if not chunk and process.poll() is not None:
+                break
+        elif process.poll() is not None:
+            break
+    code = process.poll()
+    if code is None:
+        process.kill()
+    process.wait()
+    os.close(main)
+    return code, shown.decode("utf-8", "replace")
+
+
+def count_runs(database) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("select count(*) from flow_run").fetchone()[0]
 
 
 def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
+    from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     import run_iris
@@ -40,14 +97,23 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
     from mesas import open_restaurant
     from run_restaurant import serve_party
 
+    def prefect(*args: str) -> str:
+        code, shown = in_terminal(tmp_path, *args)
+        assert code is not None, (
+            f"`prefect {' '.join(args)}` se quedó esperando:\n{shown}"
+        )
+        assert code == 0, f"`prefect {' '.join(args)}` falló:\n{shown}"
+        return shown
+
     server = PrefectServer(tmp_path, free_port())
     with server:
         # Lo que dejan las lecciones: el perfil apuntando al servidor, una
-        # corrida, las mesas y los dos deployments
-        setup = prefect(tmp_path, "config", "set", f"PREFECT_API_URL={server.api_url}")
-        assert setup.returncode == 0, setup.stderr
+        # corrida, las mesas, los dos deployments y el work pool
+        prefect("config", "set", f"PREFECT_API_URL={server.api_url}")
 
         async def leave_everything() -> None:
+            from prefect import get_client
+
             await open_restaurant()
             iris = await run_iris.iris_classification.ato_deployment(
                 name="iris-diario", schedules=[serve_iris.SCHEDULE]
@@ -57,28 +123,60 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
                 name="llegadas", triggers=[serve_restaurant.arrival_trigger]
             )
             await arrivals.aapply()
+            async with get_client() as client:
+                await client.create_work_pool(
+                    WorkPoolCreate(name="restaurante", type="process")
+                )
 
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             asyncio.run(leave_everything())
             run_iris.iris_classification()
         assert len(server.post("/deployments/filter", {})) == 2
 
-        while_open, after_stopping = readme_cleanup_blocks()
+        # Sin --no-prompt, en una terminal, borrar una mesa pregunta y espera
+        code, shown = in_terminal(tmp_path, "gcl", "delete", "mesa-1", timeout=30)
+        assert code is None and "Are you sure" in shown, shown
+
+        while_open, production, last = chapter_blocks()
         for command in while_open:
-            assert command[0] == "prefect"
-            done = prefect(tmp_path, *command[1:])
-            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            assert command[:2] == ["prefect", "--no-prompt"], command
+            prefect(*command[1:])
 
         assert server.post("/deployments/filter", {}) == []
         limits = server.post("/v2/concurrency_limits/filter", {})
         assert [limit["name"] for limit in limits] == []
-        shown = prefect(tmp_path, "config", "view").stdout
-        assert "PREFECT_API_URL" not in shown
+        assert server.post("/work_pools/filter", {}) == []
         assert server.post("/flow_runs/count", {}) >= 1
-    # Con el servidor detenido (Ctrl+C), se borra la base de datos
-    for command in after_stopping:
-        done = prefect(tmp_path, *command[1:])
-        assert done.returncode == 0, (command, done.stdout, done.stderr)
-    with sqlite3.connect(tmp_path / "prefect.db") as database:
-        (runs,) = database.execute("select count(*) from flow_run").fetchone()
-    assert runs == 0
+
+        # Lo que no se creó: el comando dice que no lo encuentra, y nada más
+        code, shown = in_terminal(
+            tmp_path, "--no-prompt", "work-pool", "delete", "restaurante"
+        )
+        assert code == 1 and "Work pool 'restaurante' does not exist." in shown, shown
+
+    # Con el servidor detenido (Ctrl+C). Quien hizo el capítulo 9 tiene en su
+    # perfil otra base de datos (aquí, una copia de la de SQLite en lugar de
+    # PostgreSQL) y una contraseña
+    other = tmp_path / "otra.db"
+    shutil.copy(tmp_path / "prefect.db", other)
+    prefect(
+        "config",
+        "set",
+        f"PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:///{other}",
+    )
+    prefect("config", "set", "PREFECT_API_AUTH_STRING=admin:cambia-esta-clave")
+    for command in production:
+        prefect(*command[1:])
+    # El primer reset borró la base del perfil, no la de SQLite
+    assert count_runs(other) == 0
+    assert count_runs(tmp_path / "prefect.db") >= 1
+    for command in last:
+        prefect(*command[1:])
+    assert count_runs(tmp_path / "prefect.db") == 0
+    shown = prefect("config", "view")
+    for setting in (
+        "PREFECT_API_URL",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+        "PREFECT_API_AUTH_STRING",
+    ):
+        assert setting not in shown, shown
