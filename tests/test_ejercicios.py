@@ -78,3 +78,54 @@ def test_exercise_3_a_table_of_ten_seats_the_familia_perez(prefect_server, tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^Familia Pérez: mesa 6, \$12\.00$", result.stdout, re.M)
     assert "No atendido" not in result.stdout
+
+
+@pytest.mark.harness
+@pytest.mark.slow
+def test_exercise_4_pancakes_join_the_menu_and_the_bill(prefect_server, tmp_path):
+    lesson = tmp_path / "restaurant"
+    shutil.copytree(ROOT / "restaurant", lesson)
+    shutil.copy(ROOT / "soluciones" / "menu.csv", lesson / "menu.csv")
+    pancakes = "Panqueques con dulce de leche"
+    # El formulario y los mensajes ofrecen los postres del menú
+    refused = run_script(
+        str(lesson / "paso6_postre.py"), "--postre", "Ravioles", home=tmp_path / "p"
+    )
+    assert refused.returncode == 2
+    assert (
+        f"Se puede elegir Flan con dulce de leche, Helado de chocolate, {pancakes}"
+        in (refused.stderr)
+    )
+    result = run_script(
+        str(lesson / "paso6_postre.py"),
+        "--postre",
+        pancakes,
+        home=tmp_path / "prefect",
+        api_url=prefect_server,
+        RESTAURANTE_ESCALA_TIEMPO="0",
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(rf"^ *{pancakes} +1 +600 +600$", result.stdout, re.M), (
+        result.stdout
+    )
+    assert result.stdout.endswith("Total: $31.15\n")
+
+
+def test_exercise_5_the_first_test_passes_and_catches_a_wrong_price(monkeypatch):
+    import importlib.util
+
+    import paso1_historia
+    from menu import MENU
+
+    path = ROOT / "soluciones" / "test_cobrar_limonadas.py"
+    spec = importlib.util.spec_from_file_location("test_cobrar_limonadas", path)
+    solution = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solution)
+    solution.test_two_lemonades_cost_seven_fifty()
+    # Con otro precio de la limonada, la prueba de la solución falla
+    prices = MENU["precio_centavos"].copy()
+    prices["Limonada"] = 400
+    monkeypatch.setattr(paso1_historia, "MENU", MENU.assign(precio_centavos=prices))
+    with pytest.raises(AssertionError):
+        solution.test_two_lemonades_cost_seven_fifty()
