@@ -63,8 +63,14 @@ def ui_png(
     path: Path,
     tab: str | None = None,
     full_page: bool = False,
+    width: int | None = None,
 ) -> None:
-    """Abrir una página de la UI, esperar a que muestre `wait_for` y capturarla."""
+    """Abrir una página de la UI, esperar a que muestre `wait_for` y capturarla.
+
+    `width` ensancha la ventana para esta captura (una tabla ancha entera).
+    """
+    if width:
+        page.set_viewport_size({**VIEWPORT, "width": width})
     page.goto(url)
     page.wait_for_load_state("networkidle")
     if tab:
@@ -83,7 +89,7 @@ def ui_png(
     if full_page:
         # Una ventana tan alta como la página: el menú lateral llega hasta abajo
         height = page.evaluate("document.documentElement.scrollHeight")
-        page.set_viewport_size({**VIEWPORT, "height": height})
+        page.set_viewport_size({**page.viewport_size, "height": height})
         page.wait_for_load_state("networkidle")
     page.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)

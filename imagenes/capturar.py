@@ -68,6 +68,39 @@ CAPTURES = {
 }
 
 
+def wait_for_paused(server: PrefectServer, name: str) -> dict:
+    """Esperar a que la corrida `name` esté en pausa (preguntando el postre)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body = {"flow_runs": {"name": {"any_": [name]}}}
+        for run in server.post("/flow_runs/filter", body):
+            if run["state_name"] == "Paused":
+                return run
+        time.sleep(0.3)
+    raise TimeoutError(f"La corrida {name} no quedó en pausa")
+
+
+def login_png(page, url: str, path: Path) -> None:
+    """Capturar la página Login recortada a su formulario (el resto está vacío)."""
+    page.goto(url)
+    button = page.get_by_role("button", name="Login")
+    button.wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    field = page.locator("input").first
+    boxes = [button.bounding_box(), field.bounding_box()]
+    left = min(b["x"] for b in boxes) - 160
+    top = min(b["y"] for b in boxes) - 160
+    right = max(b["x"] + b["width"] for b in boxes) + 160
+    bottom = max(b["y"] + b["height"] for b in boxes) + 80
+    clip = {
+        "x": max(left, 0),
+        "y": max(top, 0),
+        "width": right - max(left, 0),
+        "height": bottom - max(top, 0),
+    }
+    page.screenshot(path=str(path), clip=clip)
+
+
 def capture_all(home: Path, port: int) -> dict:
     """Levantar el servidor, ejecutar las lecciones y escribir cada imagen."""
     import prefect
@@ -114,6 +147,7 @@ def capture_all(home: Path, port: int) -> dict:
             f"{server.url}/v2/runs",
             latest["name"],
             shots["navegador flow runs run_iris.png"],
+            full_page=True,  # las tres corridas enteras
         )
         ui_png(
             page,
@@ -133,6 +167,7 @@ def capture_all(home: Path, port: int) -> dict:
             "iris-matriz-confusion",
             shots["iris-artefactos.png"],
             tab="Artifacts",
+            full_page=True,  # los artefactos están debajo del gráfico
         )
 
         # La búsqueda de modelos dos veces: la segunda sale de la caché
@@ -157,6 +192,7 @@ def capture_all(home: Path, port: int) -> dict:
             artifact_url(server, "iris-busqueda-modelos", searched["id"]),
             "Gana regresion_logistica C=10.0",
             shots["busqueda-artefacto.png"],
+            width=1900,  # la tabla entera, hasta la última columna
         )
 
         # Tiempo real (escala 1): el segundo intento de cocinar la milanesa dura
@@ -203,26 +239,17 @@ def capture_all(home: Path, port: int) -> dict:
             ui_png(
                 page,
                 f"{server.url}/v2/deployments/deployment/{cron['id']}",
-                "Schedules",
+                "Scheduled",  # las próximas corridas, en la pestaña Upcoming
                 shots["cron-deployment.png"],
+                tab="Upcoming",
             )
         with server.serving(
             "restaurant/serve_restaurant.py", RESTAURANTE_ESCALA_TIEMPO="0.2"
         ):
             arrivals = server.deployment("atender-persona/llegadas")
-            run_lesson(
-                server,
-                "restaurant/anunciar_llegada.py",
-                "--nombre",
-                "Carla",
-                "--personas",
-                "4",
-                "--plato",
-                "Empanadas",
-                "--plato",
-                "Limonada",
-                *("--postre", "ninguno"),
-            )
+            # La llegada de Carla, con el comando del capítulo 8
+            (emit,) = readme_lines("prefect event emit ")
+            run_lesson(server, "-m", "prefect", *emit[1:])
             triggered = wait_for_arrival(server, arrivals["id"], "Carla")
         ui_png(
             page,
@@ -244,12 +271,20 @@ def capture_all(home: Path, port: int) -> dict:
             shots["corrida-disparada.png"],
             tab="Details",
         )
-        # El postre: la corrida queda en pausa y el formulario se llena en la UI
-        with server.serving(
-            "restaurant/serve_restaurant.py", RESTAURANTE_ESCALA_TIEMPO="0.2"
-        ):
-            run_lesson(server, "restaurant/anunciar_llegada.py", "--nombre", "Ana")
-            paused = wait_for_arrival(server, arrivals["id"], "Ana", "Paused")
+        # El postre, como en el capítulo 7: el script pregunta y la corrida queda
+        # en pausa hasta que se elige en el formulario de la UI
+        (ask,) = readme_lines("python restaurant/paso6_postre.py --postre preguntar")
+        dessert = subprocess.Popen(
+            [sys.executable, *ask[1:]],
+            cwd=ROOT,
+            env=server.env(
+                PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="0.2"
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            paused = wait_for_paused(server, "atender-Ana")
             choose_dessert(
                 page,
                 server,
@@ -257,7 +292,10 @@ def capture_all(home: Path, port: int) -> dict:
                 "Helado de chocolate",
                 shots["postre-formulario.png"],
             )
-            wait_for_arrival(server, arrivals["id"], "Ana")
+        finally:
+            output, _ = dessert.communicate(timeout=300)
+        if dessert.returncode != 0:
+            raise RuntimeError(f"paso6_postre.py falló:\n{output.decode()}")
         ui_png(
             page,
             f"{server.url}/v2/runs/flow-run/{paused['id']}",
@@ -290,7 +328,7 @@ def capture_all(home: Path, port: int) -> dict:
         with PrefectServer(
             home / "protegido", free_port(), **readme_protected_settings()
         ) as locked:
-            ui_png(page, f"{locked.url}/v2", "Login", shots["servidor-login.png"])
+            login_png(page, f"{locked.url}/v2", shots["servidor-login.png"])
         chromium_version = browser.version
         browser.close()
 
