@@ -195,10 +195,10 @@ def capture_all(home: Path, port: int) -> dict:
             width=1900,  # la tabla entera, hasta la última columna
         )
 
-        # Tiempo real (escala 1): el segundo intento de cocinar la milanesa dura
-        # 5 s, tiempo de sobra para fotografiar la task en estado Retrying
+        # El paso 2 del capítulo 5, en tiempo real (escala 1): el segundo intento
+        # de cocinar la milanesa dura 5 s, de sobra para fotografiar el Retrying
         restaurant = subprocess.Popen(
-            [sys.executable, "restaurant/run_restaurant.py"],
+            [sys.executable, "restaurant/paso2_cocina.py"],
             cwd=ROOT,
             env=server.env(
                 PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="1"
@@ -219,7 +219,7 @@ def capture_all(home: Path, port: int) -> dict:
         finally:
             output, _ = restaurant.communicate(timeout=300)
         if restaurant.returncode != 0:
-            raise RuntimeError(f"run_restaurant.py falló:\n{output.decode()}")
+            raise RuntimeError(f"paso2_cocina.py falló:\n{output.decode()}")
         (party,) = server.flow_runs("atender-persona")
         ui_png(
             page,
@@ -227,9 +227,12 @@ def capture_all(home: Path, port: int) -> dict:
             "Bienvenida, Ana: mesa para 3, por favor.",
             shots["restaurante-grafico.png"],
         )
+        # La cuenta: el paso 3
+        run_lesson(server, "restaurant/paso3_cuenta.py", RESTAURANTE_ESCALA_TIEMPO="0")
+        billed = server.flow_runs("atender-persona")[0]
         ui_png(
             page,
-            artifact_url(server, "cuenta", party["id"]),
+            artifact_url(server, "cuenta", billed["id"]),
             "$25.15",
             shots["restaurante-cuenta.png"],
         )
@@ -302,6 +305,7 @@ def capture_all(home: Path, port: int) -> dict:
             "preparar-Ana-4-Helado de chocolate",
             shots["postre-subflow.png"],
             tab="Subflow Runs",
+            full_page=True,  # los cuatro subflows enteros
         )
 
         # Workers: el pool, el deployment y los dos workers del README

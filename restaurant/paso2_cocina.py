@@ -9,7 +9,6 @@ Ejecutar con ``python restaurant/paso2_cocina.py``.
 
 import asyncio
 
-import pandas as pd
 from prefect import flow, get_run_logger, runtime, task
 from prefect.settings import get_current_settings
 
@@ -45,31 +44,21 @@ async def assign_table(nombre: str, personas: int) -> int:
 
 # 3. Tomar pedido
 @task(name="Tomar pedido")
-async def take_order(pedido: list[str]) -> pd.DataFrame:
-    """Anotar cuántos de cada plato pide la mesa y a qué precio."""
-    order = (
-        pd.DataFrame({"plato": pedido})
-        .groupby("plato", sort=False)
-        .size()
-        .reset_index(name="cantidad")
-    )
-    order["precio_centavos"] = order["plato"].map(MENU["precio_centavos"])
+async def take_order(pedido: list[str]) -> list[str]:
+    """Anotar los platos que pide la mesa."""
+    print(f"Tomar pedido: {', '.join(pedido)}.")
     await simulate(2)
-    for row in order.itertuples():
-        print(
-            f"Pedido: {row.cantidad} × {row.plato} ({money(row.precio_centavos)} c/u)."
-        )
-    return order
+    return pedido
 
 
 # 4. Llevar la comida: antes, la cocina prepara cada plato en un subflow
 @task(name="Reunir ingredientes")
-async def gather_ingredients(plato: str) -> None:
+async def gather_ingredients(plato: str) -> list[str]:
     """Juntar los ingredientes del plato según el menú."""
-    print(
-        f"Reunir ingredientes de {plato}: {', '.join(MENU.loc[plato, 'ingredientes'])}."
-    )
+    ingredients = list(MENU.loc[plato, "ingredientes"])
+    print(f"Reunir ingredientes de {plato}: {', '.join(ingredients)}.")
     await simulate(1)
+    return ingredients
 
 
 @task(name="Cocinar", retries=COOK_RETRIES, retry_delay_seconds=1)
@@ -146,7 +135,7 @@ async def serve_party(nombre: str, personas: int, pedido: list[str]) -> dict:
     """Atender a una persona (y a quienes vienen con ella) de principio a fin."""
     await receive_person(nombre, personas)
     mesa = await assign_table(nombre, personas)
-    await take_order(pedido)
+    pedido = await take_order(pedido)
     # Los platos a la vez: return_state=True da el estado de cada subflow en vez
     # de lanzar la excepción del primero que falle
     states = await asyncio.gather(

@@ -82,12 +82,12 @@ async def take_order(pedido: list[str]) -> pd.DataFrame:
 
 # 4. Llevar la comida: antes, la cocina prepara cada plato en un subflow
 @task(name="Reunir ingredientes")
-async def gather_ingredients(plato: str) -> None:
+async def gather_ingredients(plato: str) -> list[str]:
     """Juntar los ingredientes del plato según el menú."""
-    print(
-        f"Reunir ingredientes de {plato}: {', '.join(MENU.loc[plato, 'ingredientes'])}."
-    )
+    ingredients = list(MENU.loc[plato, "ingredientes"])
+    print(f"Reunir ingredientes de {plato}: {', '.join(ingredients)}.")
     await simulate(1)
+    return ingredients
 
 
 @task(name="Cocinar", retries=COOK_RETRIES, retry_delay_seconds=1)

@@ -28,12 +28,7 @@ from cuenta import bill, bill_table, dish_list, ticket_markdown
 from grupo import Grupo
 from linea_de_comandos import command_line
 from menu import MENU, money
-from mesas import (
-    keep_table,
-    release_table,
-    seats_at,
-    wait_for_table,
-)
+from mesas import keep_table, release_table, seats_at, wait_for_table
 
 
 # 1. Recibir a la persona
@@ -139,7 +134,7 @@ async def prepare_dish(plato: str, etiqueta: str, cocina: Cocina) -> str:
 
 
 @task(name="Llevar la comida")
-async def bring_food(grupo: Grupo, mesa: int, servidos: list[str]) -> None:
+async def bring_food(mesa: int, servidos: list[str]) -> None:
     """Llevar a la mesa los platos que salieron de la cocina."""
     await simulate(1)
     print(f"Llevar la comida a la mesa {mesa}: {', '.join(servidos) or 'nada'}.")
@@ -216,7 +211,7 @@ async def serve_party(
         servidos, no_servidos = [], []
         for plato, state in zip(grupo.pedido, states, strict=True):
             (servidos if state.is_completed() else no_servidos).append(plato)
-        await bring_food(grupo, seat["mesa"], servidos)
+        await bring_food(seat["mesa"], servidos)
         cuenta = await charge(grupo, seat["mesa"], pedido, servidos, no_servidos)
         await say_goodbye(grupo, no_servidos)
     finally:

@@ -31,12 +31,7 @@ from cuenta import add_to_order, bill, bill_table, dish_list, ticket_markdown
 from grupo import Grupo
 from linea_de_comandos import command_line
 from menu import MENU, money
-from mesas import (
-    keep_table,
-    release_table,
-    seats_at,
-    wait_for_table,
-)
+from mesas import keep_table, release_table, seats_at, wait_for_table
 from postre import (
     ASK,
     DESSERT_WAIT_SECONDS,
@@ -150,7 +145,7 @@ async def prepare_dish(plato: str, etiqueta: str, cocina: Cocina) -> str:
 
 
 @task(name="Llevar la comida")
-async def bring_food(grupo: Grupo, mesa: int, servidos: list[str]) -> None:
+async def bring_food(mesa: int, servidos: list[str]) -> None:
     """Llevar a la mesa los platos que salieron de la cocina."""
     await simulate(1)
     print(f"Llevar la comida a la mesa {mesa}: {', '.join(servidos) or 'nada'}.")
@@ -233,7 +228,7 @@ async def serve_party(
         servidos, no_servidos = [], []
         for plato, state in zip(grupo.pedido, states, strict=True):
             (servidos if state.is_completed() else no_servidos).append(plato)
-        await bring_food(grupo, seat["mesa"], servidos)
+        await bring_food(seat["mesa"], servidos)
         if postre == ASK:
             postre = await ask_for_dessert(grupo.nombre, seat["mesa"], espera_postre)
         if postre != NO_DESSERT:
@@ -243,7 +238,7 @@ async def serve_party(
             state = await prepare_dish(postre, etiqueta, cocina, return_state=True)
             if state.is_completed():
                 servidos.append(postre)
-                await bring_food(grupo, seat["mesa"], [postre])
+                await bring_food(seat["mesa"], [postre])
             else:
                 no_servidos.append(postre)
         cuenta = await charge(grupo, seat["mesa"], pedido, servidos, no_servidos)

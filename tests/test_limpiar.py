@@ -127,18 +127,26 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
                 await client.create_work_pool(
                     WorkPoolCreate(name="restaurante", type="process")
                 )
+                # Lo que dejan los ejercicios de los capítulos 6 y 8
+                await client.upsert_global_concurrency_limit_by_name("mesa-6", limit=1)
+            every_two = await run_iris.iris_classification.ato_deployment(
+                name="iris-cada-dos-minutos", cron="*/2 * * * *"
+            )
+            await every_two.aapply()
 
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             asyncio.run(leave_everything())
             run_iris.iris_classification()
-        assert len(server.post("/deployments/filter", {})) == 2
+        assert len(server.post("/deployments/filter", {})) == 3
 
         # Sin --no-prompt, en una terminal, borrar una mesa pregunta y espera
         code, shown = in_terminal(tmp_path, "gcl", "delete", "mesa-1", timeout=30)
         assert code is None and "Are you sure" in shown, shown
 
-        while_open, production, last = chapter_blocks()
-        for command in while_open:
+        while_open, exercises, production, last = chapter_blocks()
+        for command in while_open + exercises:
+            if command[0] == "git":
+                continue  # abajo, en una copia: aquí desharía cambios del repositorio
             assert command[:2] == ["prefect", "--no-prompt"], command
             prefect(*command[1:])
 
@@ -153,6 +161,10 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
             tmp_path, "--no-prompt", "work-pool", "delete", "restaurante"
         )
         assert code == 1 and "Work pool 'restaurante' does not exist." in shown, shown
+
+        # Lo de los capítulos, otra vez: `prefect server database reset` lo borra todo
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            asyncio.run(leave_everything())
 
     # Con el servidor detenido (Ctrl+C). Quien hizo el capítulo 9 tiene en su
     # perfil otra base de datos (aquí, una copia de la de SQLite en lugar de
@@ -172,7 +184,12 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
     assert count_runs(tmp_path / "prefect.db") >= 1
     for command in last:
         prefect(*command[1:])
-    assert count_runs(tmp_path / "prefect.db") == 0
+    with sqlite3.connect(tmp_path / "prefect.db") as connection:
+        left = {
+            table: connection.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("flow_run", "deployment", "concurrency_limit_v2", "work_pool")
+        }
+    assert left == dict.fromkeys(left, 0)
     shown = prefect("config", "view")
     for setting in (
         "PREFECT_API_URL",
@@ -180,3 +197,35 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         "PREFECT_API_AUTH_STRING",
     ):
         assert setting not in shown, shown
+
+
+def test_git_command_undoes_the_exercises_on_the_menu_and_the_tables(tmp_path):
+    # El comando del capítulo, en una copia con git: no toca este repositorio
+    (command,) = [c for block in chapter_blocks() for c in block if c[0] == "git"]
+    copy = tmp_path / "tutorial"
+    (copy / "restaurant").mkdir(parents=True)
+    originals = {}
+    for name in ("mesas.csv", "menu.csv"):
+        originals[name] = (ROOT / "restaurant" / name).read_bytes()
+        (copy / "restaurant" / name).write_bytes(originals[name])
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=copy, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git(
+        "-c",
+        "user.name=Aprendiz",
+        "-c",
+        "user.email=a@b.c",
+        "commit",
+        "-qm",
+        "tutorial",
+    )
+    for name in ("mesas.csv", "menu.csv"):  # las soluciones de los ejercicios
+        shutil.copy(ROOT / "soluciones" / name, copy / "restaurant" / name)
+        assert (copy / "restaurant" / name).read_bytes() != originals[name]
+    subprocess.run(command, cwd=copy, check=True)
+    for name, original in originals.items():
+        assert (copy / "restaurant" / name).read_bytes() == original
