@@ -129,3 +129,27 @@ def test_exercise_5_the_first_test_passes_and_catches_a_wrong_price(monkeypatch)
     monkeypatch.setattr(paso1_historia, "MENU", MENU.assign(precio_centavos=prices))
     with pytest.raises(AssertionError):
         solution.test_two_lemonades_cost_seven_fifty()
+
+
+@pytest.mark.harness
+@pytest.mark.slow
+def test_exercise_6_a_task_of_your_own_counts_the_training_flowers(
+    prefect_server, prefect_client
+):
+    import importlib.util
+
+    from tests.helpers import task_runs
+
+    path = ROOT / "soluciones" / "iris_con_conteo.py"
+    spec = importlib.util.spec_from_file_location("iris_con_conteo", path)
+    solution = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solution)
+    state = solution.iris_with_counts(return_state=True)
+    result = state.result()
+    # 150 flores, 50 por especie; el 20 % queda para la prueba, en proporción
+    assert result["conteo"] == {"setosa": 40, "versicolor": 40, "virginica": 40}
+    names = [
+        t.name.rsplit("-", 1)[0]
+        for t in task_runs(prefect_client, state.state_details.flow_run_id, 4)
+    ]
+    assert names == ["Load Iris Dataset", "Split Data", "Count Species", "Train Model"]
