@@ -80,6 +80,21 @@ def wait_for_paused(server: PrefectServer, name: str) -> dict:
     raise TimeoutError(f"La corrida {name} no quedó en pausa")
 
 
+def wait_for_scheduled(server: PrefectServer, deployment_id: str) -> dict:
+    """Esperar la primera corrida programada (Scheduled) de un deployment."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        runs = [
+            run
+            for run in server.deployment_runs(deployment_id)
+            if run["state_type"] == "SCHEDULED"
+        ]
+        if runs:
+            return min(runs, key=lambda run: run["expected_start_time"])
+        time.sleep(1)
+    raise TimeoutError("El servidor no programó ninguna corrida del deployment")
+
+
 def login_png(page, url: str, path: Path) -> None:
     """Capturar la página Login recortada a su formulario (el resto está vacío)."""
     page.goto(url)
@@ -239,10 +254,12 @@ def capture_all(home: Path, port: int) -> dict:
 
         with server.serving("introduction/serve_iris.py"):
             cron = server.deployment("iris-classification/iris-diario")
+            # Las próximas corridas las crea el servidor unos segundos después
+            upcoming = wait_for_scheduled(server, cron["id"])
             ui_png(
                 page,
                 f"{server.url}/v2/deployments/deployment/{cron['id']}",
-                "Scheduled",  # las próximas corridas, en la pestaña Upcoming
+                upcoming["name"],  # en la pestaña Upcoming
                 shots["cron-deployment.png"],
                 tab="Upcoming",
             )
