@@ -147,7 +147,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 # Los servidores de toda la sesión que se pueden detener en cuanto termina su
 # grupo (los de alcance "module" ya se detienen al cambiar de módulo)
-STOP_AFTER_GROUP = ("real_server", "prefect_server")
+# El servidor de pruebas (prefect_server) no se detiene: Prefect guarda servicios
+# de un proceso (por ejemplo, el que pide los lugares de una task con tags) con
+# un cliente de la dirección del primer servidor; con un segundo servidor en otro
+# puerto, una task con tags se quedó esperando para siempre (CI, 3 de diciembre)
+STOP_AFTER_GROUP = ("real_server",)
 
 
 @pytest.hookimpl(trylast=True)
