@@ -43,9 +43,9 @@ SHARED_SERVERS = {
     "pool_server": "pool_server",
     "protected_server": "protected_server",
     "module_server": "{module}",  # uno por módulo: el grupo es el módulo
-    # El servidor de pruebas: uno para las pruebas lentas de test_restaurant.py,
-    # otro para las de los pasos (test_paso*.py) y otro para lo demás, así esas
-    # tandas largas corren a la vez; la comprobación rápida usa solo el último
+    # El servidor de pruebas: uno para las pruebas lentas de test_restaurant.py y
+    # de los pasos (test_paso*.py) y otro para lo demás, así esas dos tandas
+    # largas corren a la vez; la comprobación rápida usa solo el segundo
     "prefect_server": "harness-{lesson}",
 }
 # Las marcas que dejan a una prueba fuera de la comprobación rápida
@@ -54,16 +54,15 @@ SLOW_MARKS = ("server", "browser", "postgres", "dask", "slow")
 # lease, que casi no usan CPU, y después los grupos y las pruebas más largas
 LONGEST_FIRST = [
     "tests/test_postre.py::test_dead_serve_leaves_the_table_until_its_renewed_lease_expires",
-    "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
     "real_server",
     "harness-restaurant",
-    "harness-pasos",
     "harness-others",
     "test_busqueda",  # ~200 s seguidos: al final, alarga la cola
     "served",
     "postgres",
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
     "tests/test_end_to_end.py::test_expired_table_lease_is_freed_by_prefect_server_start",
+    "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
     "tests/test_busqueda.py::test_dask_without_a_server_starts_one_temporary_server_per_process",
     "test_schedules_and_triggers",
     "protected_server",
@@ -109,13 +108,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """
     for item in items:
         module = item.module.__name__
-        slow = item.get_closest_marker("slow")
-        if slow and module == "test_restaurant":
-            lesson = "restaurant"
-        elif slow and module.startswith("test_paso"):
-            lesson = "pasos"
-        else:
-            lesson = "others"
+        restaurant_module = module == "test_restaurant" or module.startswith(
+            "test_paso"
+        )
+        slow_restaurant = restaurant_module and item.get_closest_marker("slow")
+        lesson = "restaurant" if slow_restaurant else "others"
         shared = [
             group.format(module=module, lesson=lesson)
             for name, group in SHARED_SERVERS.items()
@@ -147,11 +144,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 # Los servidores de toda la sesión que se pueden detener en cuanto termina su
 # grupo (los de alcance "module" ya se detienen al cambiar de módulo)
-# El servidor de pruebas (prefect_server) no se detiene: Prefect guarda servicios
-# de un proceso (por ejemplo, el que pide los lugares de una task con tags) con
-# un cliente de la dirección del primer servidor; con un segundo servidor en otro
-# puerto, una task con tags se quedó esperando para siempre (CI, 3 de diciembre)
-STOP_AFTER_GROUP = ("real_server",)
+STOP_AFTER_GROUP = ("real_server", "prefect_server")
 
 
 @pytest.hookimpl(trylast=True)
