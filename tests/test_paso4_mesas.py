@@ -6,24 +6,14 @@ import pytest
 from prefect import get_client
 
 import paso4_mesas as paso4
-from mesas import TABLE_LEASE_SECONDS, table_limit
+from mesas import release_table, take_table
 from tests.helpers import occupied_tables
 
 
 async def hold(mesa: int):
+    """Ocupar una mesa fuera de toda corrida, con el mismo código que el restaurante."""
     async with get_client() as client:
-        response = await client.increment_concurrency_slots_with_lease(
-            names=[table_limit(mesa)],
-            slots=1,
-            mode="concurrency",
-            lease_duration=TABLE_LEASE_SECONDS,
-        )
-        return response.json()["lease_id"]
-
-
-async def let_go(lease_id):
-    async with get_client() as client:
-        await client.release_concurrency_slots_with_lease(lease_id)
+        return await take_table(client, mesa)
 
 
 @pytest.mark.harness
@@ -37,7 +27,7 @@ def test_party_takes_the_smallest_free_table_and_gives_it_back(
         assert occupied_tables(harness_api) == {"mesa-3": 1}
         result = asyncio.run(paso4.serve_party("Ana", 3, ["Limonada"]))
     finally:
-        asyncio.run(let_go(lease))
+        asyncio.run(release_table(lease))
     assert result["mesa"] == 4
     assert result["total_centavos"] == 375
     assert result["sentado"] < result["liberado"]
