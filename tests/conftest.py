@@ -63,6 +63,7 @@ LONGEST_FIRST = [
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
     "tests/test_end_to_end.py::test_expired_table_lease_is_freed_by_prefect_server_start",
     "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
+    "tests/test_limpiar.py::test_starting_over_empties_the_database_and_the_profile",
     "tests/test_busqueda.py::test_dask_without_a_server_starts_one_temporary_server_per_process",
     "test_schedules_and_triggers",
     "protected_server",

@@ -521,7 +521,7 @@ def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(module_serv
     with DaskCluster(module_server, worker_args=[worker, worker]) as dask:
         search = subprocess.Popen(
             [sys.executable, "introduction/buscar_modelo.py", "--dask-direccion",
-             dask.address, "--repeticiones", "20", "--recalcular"],
+             dask.address, "--repeticiones", "10", "--recalcular"],
             cwd=ROOT, env=dask.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True,
         )  # fmt: skip

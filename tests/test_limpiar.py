@@ -36,11 +36,14 @@ def chapter_blocks() -> list[list[list[str]]]:
     ]
 
 
-def in_terminal(home, *args: str, timeout: float = 90) -> tuple[int | None, str]:
+def in_terminal(
+    home, *args: str, timeout: float = 90, until: str | None = None
+) -> tuple[int | None, str]:
     """Ejecutar `prefect ...` en una terminal, sin escribirle nada.
 
-    Devuelve el código de salida y lo que mostró; si a los `timeout` segundos
-    sigue esperando (una pregunta sin responder), el código es None.
+    Devuelve el código de salida y lo que mostró; si muestra `until` (una
+    pregunta) o a los `timeout` segundos sigue esperando, se lo detiene y el
+    código es None.
     """
     env = {
         **os.environ,
@@ -72,6 +75,8 @@ def in_terminal(home, *args: str, timeout: float = 90) -> tuple[int | None, str]
             shown += chunk
             if not chunk and process.poll() is not None:
                 break
+            if until and until.encode() in shown and process.poll() is None:
+                break  # está preguntando: ya se vio lo que había que ver
         elif process.poll() is not None:
             break
     code = process.poll()
@@ -82,12 +87,16 @@ def in_terminal(home, *args: str, timeout: float = 90) -> tuple[int | None, str]
     return code, shown.decode("utf-8", "replace")
 
 
-def count_runs(database) -> int:
+def count_rows(database, table: str = "flow_run") -> int:
     with sqlite3.connect(database) as connection:
-        return connection.execute("select count(*) from flow_run").fetchone()[0]
+        return connection.execute(f"select count(*) from {table}").fetchone()[0]
 
 
-def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
+def leave_everything(api_url: str) -> None:
+    """Lo que dejan las lecciones en un servidor: una corrida, las mesas, los
+    deployments (con el del ejercicio del capítulo 8), el work pool y la mesa
+    del ejercicio del capítulo 6."""
+    from prefect import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -97,56 +106,65 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
     from mesas import open_restaurant
     from run_restaurant import serve_party
 
+    async def create() -> None:
+        await open_restaurant()
+        iris = await run_iris.iris_classification.ato_deployment(
+            name="iris-diario", schedules=[serve_iris.SCHEDULE]
+        )
+        await iris.aapply()
+        arrivals = await serve_party.ato_deployment(
+            name="llegadas", triggers=[serve_restaurant.arrival_trigger]
+        )
+        await arrivals.aapply()
+        async with get_client() as client:
+            await client.create_work_pool(
+                WorkPoolCreate(name="restaurante", type="process")
+            )
+            await client.upsert_global_concurrency_limit_by_name("mesa-6", limit=1)
+        every_two = await run_iris.iris_classification.ato_deployment(
+            name="iris-cada-dos-minutos", cron="*/2 * * * *"
+        )
+        await every_two.aapply()
+
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        asyncio.run(create())
+        run_iris.iris_classification()
+
+
+def prefect_in(home):
+    """`prefect ...` en una terminal con ese PREFECT_HOME: sin preguntas y sin error."""
+
     def prefect(*args: str) -> str:
-        code, shown = in_terminal(tmp_path, *args)
+        code, shown = in_terminal(home, *args)
         assert code is not None, (
             f"`prefect {' '.join(args)}` se quedó esperando:\n{shown}"
         )
         assert code == 0, f"`prefect {' '.join(args)}` falló:\n{shown}"
         return shown
 
-    server = PrefectServer(tmp_path, free_port())
-    with server:
-        # Lo que dejan las lecciones: el perfil apuntando al servidor, una
-        # corrida, las mesas, los dos deployments y el work pool
+    return prefect
+
+
+def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
+    prefect = prefect_in(tmp_path)
+    with PrefectServer(tmp_path, free_port()) as server:
+        # El perfil de quien aprende apunta al servidor
         prefect("config", "set", f"PREFECT_API_URL={server.api_url}")
-
-        async def leave_everything() -> None:
-            from prefect import get_client
-
-            await open_restaurant()
-            iris = await run_iris.iris_classification.ato_deployment(
-                name="iris-diario", schedules=[serve_iris.SCHEDULE]
-            )
-            await iris.aapply()
-            arrivals = await serve_party.ato_deployment(
-                name="llegadas", triggers=[serve_restaurant.arrival_trigger]
-            )
-            await arrivals.aapply()
-            async with get_client() as client:
-                await client.create_work_pool(
-                    WorkPoolCreate(name="restaurante", type="process")
-                )
-                # Lo que dejan los ejercicios de los capítulos 6 y 8
-                await client.upsert_global_concurrency_limit_by_name("mesa-6", limit=1)
-            every_two = await run_iris.iris_classification.ato_deployment(
-                name="iris-cada-dos-minutos", cron="*/2 * * * *"
-            )
-            await every_two.aapply()
-
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            asyncio.run(leave_everything())
-            run_iris.iris_classification()
+        leave_everything(server.api_url)
         assert len(server.post("/deployments/filter", {})) == 3
 
         # Sin --no-prompt, en una terminal, borrar una mesa pregunta y espera
-        code, shown = in_terminal(tmp_path, "gcl", "delete", "mesa-1", timeout=30)
+        code, shown = in_terminal(
+            tmp_path, "gcl", "delete", "mesa-1", timeout=60, until="Are you sure"
+        )
         assert code is None and "Are you sure" in shown, shown
+        limits = server.post("/v2/concurrency_limits/filter", {})
+        assert "mesa-1" in [limit["name"] for limit in limits]  # no borró nada
 
-        while_open, exercises, production, last = chapter_blocks()
+        while_open, exercises, _, _ = chapter_blocks()
         for command in while_open + exercises:
             if command[0] == "git":
-                continue  # abajo, en una copia: aquí desharía cambios del repositorio
+                continue  # en otra prueba, en una copia: aquí desharía cambios
             assert command[:2] == ["prefect", "--no-prompt"], command
             prefect(*command[1:])
 
@@ -162,9 +180,12 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         )
         assert code == 1 and "Work pool 'restaurante' does not exist." in shown, shown
 
-        # Lo de los capítulos, otra vez: `prefect server database reset` lo borra todo
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            asyncio.run(leave_everything())
+
+def test_starting_over_empties_the_database_and_the_profile(tmp_path):
+    prefect = prefect_in(tmp_path)
+    with PrefectServer(tmp_path, free_port()) as server:
+        prefect("config", "set", f"PREFECT_API_URL={server.api_url}")
+        leave_everything(server.api_url)
 
     # Con el servidor detenido (Ctrl+C). Quien hizo el capítulo 9 tiene en su
     # perfil otra base de datos (aquí, una copia de la de SQLite en lugar de
@@ -177,19 +198,18 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         f"PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:///{other}",
     )
     prefect("config", "set", "PREFECT_API_AUTH_STRING=admin:cambia-esta-clave")
+    tables = ("flow_run", "deployment", "concurrency_limit_v2", "work_pool")
+    assert all(count_rows(tmp_path / "prefect.db", table) for table in tables)
+    _, _, production, last = chapter_blocks()
     for command in production:
         prefect(*command[1:])
     # El primer reset borró la base del perfil, no la de SQLite
-    assert count_runs(other) == 0
-    assert count_runs(tmp_path / "prefect.db") >= 1
+    assert count_rows(other) == 0
+    assert count_rows(tmp_path / "prefect.db") >= 1
     for command in last:
         prefect(*command[1:])
-    with sqlite3.connect(tmp_path / "prefect.db") as connection:
-        left = {
-            table: connection.execute(f"select count(*) from {table}").fetchone()[0]
-            for table in ("flow_run", "deployment", "concurrency_limit_v2", "work_pool")
-        }
-    assert left == dict.fromkeys(left, 0)
+    left = {table: count_rows(tmp_path / "prefect.db", table) for table in tables}
+    assert left == dict.fromkeys(tables, 0)
     shown = prefect("config", "view")
     for setting in (
         "PREFECT_API_URL",
