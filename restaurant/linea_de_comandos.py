@@ -1,7 +1,8 @@
-"""El restaurante desde la línea de comandos (pasos 5 a 7): no es la historia.
+"""El restaurante desde la línea de comandos (pasos 5 a 8): no es la historia.
 
-Lee el grupo (`--nombre`, `--personas`, `--plato`), la cocina y, desde el paso
-6, el postre; rechaza los datos inválidos en español antes de empezar, abre el
+Lee el grupo (`--nombre`, `--personas`, `--plato`), la cocina, desde el paso
+6 el postre y en el paso 8 la comanda y la impresora; rechaza los datos
+inválidos en español antes de empezar, abre el
 restaurante, atiende al grupo y muestra la cuenta.
 """
 
@@ -13,6 +14,8 @@ from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
 from acceso import exit_if_unauthorized
+from caja import PrinterJammed
+from cobro import check_comanda, jam_rate
 from cocina import DEFAULT_KITCHEN, Cocina
 from grupo import describe, party_from_args, party_parser
 from menu import money
@@ -32,7 +35,9 @@ async def open_and_serve(serve_party, grupo, cocina, **postre) -> dict:
     return await serve_party(grupo, cocina, **postre)
 
 
-def command_line(argv: list[str] | None, serve_party, *, dessert: bool) -> int:
+def command_line(
+    argv: list[str] | None, serve_party, *, dessert: bool, bill: bool = False
+) -> int:
     """Atender con `serve_party` al grupo de los argumentos y mostrar la cuenta."""
     parser = party_parser("Atender un grupo en el restaurante.")
     parser.add_argument(
@@ -52,6 +57,18 @@ def command_line(argv: list[str] | None, serve_party, *, dessert: bool) -> int:
             default=DESSERT_WAIT_SECONDS,
             help="segundos que espera la respuesta con --postre preguntar",
         )
+    if bill:
+        parser.add_argument(
+            "--comanda",
+            help="la clave del cobro: la misma comanda no se cobra dos veces "
+            "(por defecto, la corrida)",
+        )
+        parser.add_argument(
+            "--atasco",
+            type=float,
+            default=0.0,
+            help="probabilidad de que se trabe la impresora de tickets (0 a 1)",
+        )
     args = parser.parse_args(argv)
     postre = {}
     try:
@@ -61,6 +78,11 @@ def command_line(argv: list[str] | None, serve_party, *, dessert: bool) -> int:
             postre = {
                 "postre": dessert_choice(args.postre),
                 "espera_postre": wait_seconds(args.espera_postre),
+            }
+        if bill:
+            postre |= {
+                "comanda": check_comanda(args.comanda),
+                "atasco": jam_rate(args.atasco),
             }
     except (ValidationError, ValueError) as error:
         reason = describe(error) if isinstance(error, ValidationError) else error
@@ -74,6 +96,16 @@ def command_line(argv: list[str] | None, serve_party, *, dessert: bool) -> int:
     except httpx.HTTPStatusError as error:
         exit_if_unauthorized(error)  # un servidor con contraseña: se explica
         raise
+    except PrinterJammed as error:  # paso 8: la transacción del cobro se deshizo
+        comanda = postre.get("comanda")
+        again = f" con la misma comanda --comanda {comanda}" if comanda else ""
+        print(
+            f"\nNo se pudo cobrar: {error} La reserva se anuló y no se cobró "
+            f"nada.\nPara cobrar, vuelve a atender al grupo{again}: nunca se "
+            "cobra dos veces.",
+            file=sys.stderr,
+        )
+        return 1
     print(f"\nCuenta de {grupo.nombre}, mesa {result['mesa']}:")
     print(result["cuenta"].to_string(index=False))
     print(f"Total: {money(result['total_centavos'])}")

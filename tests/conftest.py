@@ -48,6 +48,12 @@ SHARED_SERVERS = {
     # largas corren a la vez; la comprobación rápida usa solo el segundo
     "prefect_server": "harness-{lesson}",
 }
+# Las pruebas lentas de estos módulos van al servidor de pruebas "harness-restaurant"
+RESTAURANT_MODULES = (
+    "test_restaurant",
+    *(f"test_paso{n}" for n in ("1_historia", "2_cocina", "3_cuenta", "4_mesas")),
+    *(f"test_paso{n}" for n in ("5_grupo", "6_postre")),
+)
 # Las marcas que dejan a una prueba fuera de la comprobación rápida
 SLOW_MARKS = ("server", "browser", "postgres", "dask", "slow")
 # Qué se reparte primero (medido con --durations): las pruebas que esperan un
@@ -109,10 +115,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """
     for item in items:
         module = item.module.__name__
-        restaurant_module = module == "test_restaurant" or module.startswith(
-            "test_paso"
+        slow_restaurant = module in RESTAURANT_MODULES and item.get_closest_marker(
+            "slow"
         )
-        slow_restaurant = restaurant_module and item.get_closest_marker("slow")
         lesson = "restaurant" if slow_restaurant else "others"
         shared = [
             group.format(module=module, lesson=lesson)

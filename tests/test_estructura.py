@@ -75,6 +75,7 @@ STEPS = [
     "paso5_grupo.py",
     "paso6_postre.py",
     "run_restaurant.py",
+    "paso8_cobro.py",
 ]
 # Dónde aparece por primera vez cada idea (un texto que solo ella usa)
 FIRST_STEP_OF = {
@@ -82,13 +83,15 @@ FIRST_STEP_OF = {
     "retries=": 1,
     "async def": 2,
     "asyncio.gather": 2,
-    "create_table_artifact": 3,
+    "bill(pedido, servidos)": 3,
     "wait_for_table": 4,
     "keep_table": 4,
     "grupo: Grupo": 5,
     "ask_for_dessert": 6,
     "on_crashed": 7,
     "on_failure": 7,
+    "atransaction": 8,
+    "persist_result": 8,
 }
 
 

@@ -134,6 +134,8 @@ LESSONS = [
     "restaurant/paso5_grupo.py",
     "restaurant/paso6_postre.py",
     "restaurant/run_restaurant.py",
+    "restaurant/paso8_cobro.py",
+    "restaurant/cuenta_guardada.py",
     "restaurant/turno.py",
     "restaurant/serve_restaurant.py",
     "restaurant/anunciar_llegada.py",

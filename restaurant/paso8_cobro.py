@@ -1,0 +1,293 @@
+"""La cuenta, bien cobrada (paso 8): sobre el paso 7, el cobro como transacción.
+
+Muestra tres tasks en una transacción, un hook on_rollback que anula la reserva
+si algo falla y la clave que impide cobrar dos veces la misma comanda.
+Funciona sin servidor y con `prefect server start`. Ejecutar con
+``python restaurant/paso8_cobro.py`` (``--help``: grupo, comanda, impresora).
+"""
+
+import asyncio
+import sys
+import time
+from typing import Annotated
+
+import pandas as pd
+from prefect import flow, get_run_logger, runtime, task
+from prefect.logging.loggers import flow_run_logger
+from prefect.transactions import atransaction
+from pydantic import BeforeValidator
+
+from cobro import (
+    bills,
+    check_comanda,
+    close_account,
+    jam_rate,
+    print_ticket,
+    reserve_amount,
+)
+from cocina import (
+    COOK_RETRIES,
+    DEFAULT_KITCHEN,
+    Cocina,
+    DishBurned,
+    attempt_number,
+    burns,
+    simulate,
+)
+from cuenta import add_to_order, bill, dish_list
+from grupo import Grupo
+from linea_de_comandos import command_line
+from menu import MENU, money
+from mesas import (
+    keep_table,
+    release_table,
+    release_table_hook,
+    seats_at,
+    wait_for_table,
+)
+from postre import (
+    ASK,
+    DESSERT_WAIT_SECONDS,
+    NO_DESSERT,
+    ask_for_dessert,
+    dessert_choice,
+    wait_seconds,
+)
+
+
+# 1. Recibir a la persona
+@task(name="Recibir a la persona")
+async def receive_person(grupo: Grupo) -> None:
+    """Dar la bienvenida al grupo en la puerta."""
+    print(f"Bienvenida, {grupo.nombre}: mesa para {grupo.personas}, por favor.")
+    await simulate(1)
+
+
+# 2. Asignar mesa: tres acciones de una misma task
+@task(name="Asignar mesa")
+async def assign_table(grupo: Grupo) -> dict:
+    """Verificar mesas disponibles, preparar la mesa y llevar al grupo a ella."""
+
+    def say_we_wait() -> None:
+        print(
+            f"Verificar mesas disponibles: todas las mesas para {grupo.personas} "
+            f"están ocupadas; {grupo.nombre} espera a que se libere una."
+        )
+
+    mesa, lease_id, free = await wait_for_table(grupo.personas, say_we_wait)
+    seated_at = time.time()
+    seats = seats_at(mesa)
+    print(
+        f"Verificar mesas disponibles: libres para {grupo.personas}: "
+        f"{', '.join(map(str, free))}; la más chica es la {mesa} ({seats} asientos)."
+    )
+    try:
+        await simulate(1)
+        print(f"Preparar la mesa {mesa}: mantel, cubiertos y {seats} vasos.")
+        await simulate(1)
+        print(
+            f"Llevar a la persona a la mesa: {grupo.nombre} ya está en la mesa {mesa}."
+        )
+    except BaseException:
+        await release_table(lease_id)  # nadie se sentó: la mesa vuelve a estar libre
+        raise
+    return {"mesa": mesa, "lease_id": lease_id, "sentado": seated_at}
+
+
+# 3. Tomar pedido
+@task(name="Tomar pedido")
+async def take_order(grupo: Grupo) -> pd.DataFrame:
+    """Anotar cuántos de cada plato pide el grupo y a qué precio."""
+    order = (
+        pd.DataFrame({"plato": grupo.pedido})
+        .groupby("plato", sort=False)
+        .size()
+        .reset_index(name="cantidad")
+    )
+    order["precio_centavos"] = order["plato"].map(MENU["precio_centavos"])
+    await simulate(2)
+    for row in order.itertuples():
+        print(
+            f"Pedido: {row.cantidad} × {row.plato} ({money(row.precio_centavos)} c/u)."
+        )
+    return order
+
+
+# 4. Llevar la comida: antes, la cocina prepara cada plato en un subflow
+@task(name="Reunir ingredientes")
+async def gather_ingredients(plato: str) -> list[str]:
+    """Juntar los ingredientes del plato según el menú."""
+    ingredients = list(MENU.loc[plato, "ingredientes"])
+    print(f"Reunir ingredientes de {plato}: {', '.join(ingredients)}.")
+    await simulate(1)
+    return ingredients
+
+
+@task(name="Cocinar", retries=COOK_RETRIES, retry_delay_seconds=1)
+async def cook(plato: str, etiqueta: str, cocina: Cocina) -> None:
+    """Cocinar el plato; a veces se quema y Prefect reintenta la task."""
+    # Los intentos se cuentan a lo largo de todas las preparaciones del plato
+    attempt = attempt_number(runtime.flow_run.run_count, runtime.task_run.run_count)
+    await simulate(int(MENU.loc[plato, "segundos_preparacion"]))
+    if burns(cocina, etiqueta, attempt):
+        raise DishBurned(f"Se quemó {plato} (intento {attempt}).")
+    print(f"Cocinar {plato}: listo en el intento {attempt}.")
+
+
+@task(name="Emplatar")
+async def plate(plato: str) -> str:
+    """Servir el plato cocinado en su plato."""
+    await simulate(1)
+    print(f"Emplatar {plato}.")
+    return plato
+
+
+async def tell_the_waiter(flow, flow_run, state) -> None:
+    """Hook on_failure: avisar al mozo qué plato no sale de la cocina y por qué."""
+    reason = await state.aresult(raise_on_failure=False)  # la excepción
+    flow_run_logger(flow_run, flow).error(
+        "Aviso al mozo: %s no sale de la cocina. %s No se sirve ni se cobra.",
+        flow_run.parameters["plato"],
+        reason,
+    )
+
+
+# Si el plato se quema en todos los intentos de Cocinar, Prefect reintenta el
+# subflow entero: la cocina lo prepara otra vez desde cero. Si tampoco sale,
+# Prefect llama al hook on_failure
+@flow(
+    name="preparar-plato",
+    flow_run_name="preparar-{etiqueta}",
+    retries=1,
+    log_prints=True,
+    on_failure=[tell_the_waiter],
+)
+async def prepare_dish(plato: str, etiqueta: str, cocina: Cocina) -> str:
+    """Preparar un plato: reunir ingredientes, cocinar y emplatar."""
+    await gather_ingredients(plato)
+    await cook(plato, etiqueta, cocina)
+    return await plate(plato)
+
+
+@task(name="Llevar la comida")
+async def bring_food(mesa: int, servidos: list[str]) -> None:
+    """Llevar a la mesa los platos que salieron de la cocina."""
+    await simulate(1)
+    print(f"Llevar la comida a la mesa {mesa}: {', '.join(servidos) or 'nada'}.")
+
+
+# 6. Despedir a la persona
+@task(name="Despedir a la persona")
+async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
+    """Despedir al grupo; si algo no se pudo servir, pedir disculpas."""
+    if no_servidos:
+        # Un print sería un log INFO: la disculpa es un WARNING, para verla
+        # destacada en la UI y poder filtrarla por nivel
+        get_run_logger().warning(
+            "Disculpe, %s: no pudimos servir %s y no se lo cobramos.",
+            grupo.nombre,
+            dish_list(no_servidos),
+        )
+    await simulate(1)
+    print(f"Despedir a la persona: ¡gracias por venir, {grupo.nombre}!")
+
+
+# El workflow: las seis tasks en orden, con una mesa ocupada mientras come.
+# Si la corrida se corta (Crashed) o se cancela, un hook libera la mesa
+@flow(
+    name="atender-persona",
+    flow_run_name="atender-{grupo.nombre}",
+    log_prints=True,
+    persist_result=True,  # el resultado se guarda: otro proceso lo puede leer
+    on_crashed=[release_table_hook],
+    on_cancellation=[release_table_hook],
+)
+async def serve_party(
+    grupo: Grupo,
+    cocina: Cocina = DEFAULT_KITCHEN,
+    postre: Annotated[str, BeforeValidator(dessert_choice)] = NO_DESSERT,
+    espera_postre: Annotated[int, BeforeValidator(wait_seconds)] = DESSERT_WAIT_SECONDS,
+    comanda: Annotated[str | None, BeforeValidator(check_comanda)] = None,
+    atasco: Annotated[float, BeforeValidator(jam_rate)] = 0.0,
+) -> dict:
+    """Atender a un grupo de principio a fin, con una mesa ocupada mientras come.
+
+    `postre` es un postre del menú, "ninguno", o "preguntar" para elegirlo en la
+    UI con la corrida en pausa, hasta `espera_postre` segundos. `comanda` es la
+    clave del cobro (si no se da, la corrida); `atasco`, la probabilidad de que
+    la impresora de tickets se trabe.
+    """
+    comanda = comanda or str(runtime.flow_run.id)
+    await receive_person(grupo)
+    seat = await assign_table(grupo)
+    renewal = asyncio.create_task(keep_table(seat["lease_id"]))  # mientras come
+    try:
+        pedido = await take_order(grupo)
+        # Cada plato es un subflow; la cocina prepara los platos a la vez
+        states = await asyncio.gather(
+            *(
+                prepare_dish(
+                    plato, f"{grupo.nombre}-{i}-{plato}", cocina, return_state=True
+                )
+                for i, plato in enumerate(grupo.pedido, 1)
+            )
+        )
+        servidos, no_servidos = [], []
+        for plato, state in zip(grupo.pedido, states, strict=True):
+            (servidos if state.is_completed() else no_servidos).append(plato)
+        await bring_food(seat["mesa"], servidos)
+        if postre == ASK:
+            postre = await ask_for_dessert(grupo.nombre, seat["mesa"], espera_postre)
+        if postre != NO_DESSERT:
+            # El postre es un plato más: su subflow, a la mesa y a la cuenta
+            pedido = add_to_order(pedido, postre)
+            etiqueta = f"{grupo.nombre}-{len(grupo.pedido) + 1}-{postre}"
+            state = await prepare_dish(postre, etiqueta, cocina, return_state=True)
+            if state.is_completed():
+                servidos.append(postre)
+                await bring_food(seat["mesa"], [postre])
+            else:
+                no_servidos.append(postre)
+        cuenta = bill(pedido, servidos)
+        total = int(cuenta["subtotal_centavos"].sum())
+        # 5. Cobrar el servicio: tres tasks de cobro.py en una transacción, todo
+        # o nada (si una falla, los hooks on_rollback deshacen lo hecho). Con la
+        # clave, una comanda ya cobrada no se cobra otra vez aunque la corrida
+        # se repita: la transacción quedó guardada
+        async with atransaction(key=f"cuenta-{comanda}", store=bills()) as tx:
+            if tx.is_committed():
+                print(f"La comanda {comanda} ya está cobrada: no se cobra otra vez.")
+            else:
+                tx.set("comanda", comanda)
+                await reserve_amount(comanda, seat["mesa"], total)
+                await print_ticket(grupo, seat["mesa"], cuenta, no_servidos, atasco)
+                await close_account(comanda)
+                # Lo que queda guardado con la clave: la cuenta cobrada
+                tx.stage({"mesa": seat["mesa"], "centavos": total, "cuenta": cuenta})
+        await say_goodbye(grupo, no_servidos)
+    finally:
+        renewal.cancel()
+        left_at = time.time()
+        await release_table(seat["lease_id"])
+        print(f"Mesa {seat['mesa']} libre.")
+    return {
+        "nombre": grupo.nombre,
+        "personas": grupo.personas,
+        "mesa": seat["mesa"],
+        "servidos": servidos,
+        "no_servidos": no_servidos,
+        "cuenta": cuenta,
+        "total_centavos": total,
+        "comanda": comanda,
+        "sentado": seat["sentado"],
+        "liberado": left_at,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Atender al grupo de la línea de comandos y mostrar la cuenta."""
+    return command_line(argv, serve_party, dessert=True, bill=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
