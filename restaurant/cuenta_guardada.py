@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import MissingResult
 
+import caja
 from cobro import bills, check_comanda
 from menu import money
 
@@ -37,6 +38,8 @@ def show_comanda(comanda: str) -> int:
     print(f"Comanda {comanda}: mesa {cobro['mesa']}, {money(cobro['centavos'])}.")
     for row in cobro["cuenta"].itertuples():
         print(f"  {row.cantidad} × {row.plato}: {money(int(row.subtotal_centavos))}")
+    # Lo que anotó la caja (fuera de Prefect) para la misma comanda
+    print(f"En la caja: {', '.join(c['estado'] for c in caja.charges(comanda))}.")
     return 0
 
 

@@ -192,7 +192,7 @@ async def say_goodbye(grupo: Grupo, no_servidos: list[str]) -> None:
     print(f"Despedir a la persona: ¡gracias por venir, {grupo.nombre}!")
 
 
-# El workflow: las seis tasks en orden, con una mesa ocupada mientras come.
+# El workflow: los seis pasos en orden, con una mesa ocupada mientras come.
 # Si la corrida se corta (Crashed) o se cancela, un hook libera la mesa
 @flow(
     name="atender-persona",

@@ -153,3 +153,29 @@ def test_exercise_6_a_task_of_your_own_counts_the_training_flowers(
         for t in task_runs(prefect_client, state.state_details.flow_run_id, 4)
     ]
     assert names == ["Load Iris Dataset", "Split Data", "Count Species", "Train Model"]
+
+
+@pytest.mark.harness
+@pytest.mark.slow
+def test_exercise_6_the_commit_hook_announces_only_a_confirmed_charge(
+    prefect_server, tmp_path
+):
+    lesson = tmp_path / "restaurant"
+    shutil.copytree(ROOT / "restaurant", lesson)
+    shutil.copy(ROOT / "soluciones" / "cobro.py", lesson / "cobro.py")
+
+    def serve(*args: str):
+        return run_script(
+            str(lesson / "paso8_cobro.py"), "--comanda", "5", *args,
+            home=tmp_path / "prefect", api_url=prefect_server,
+            RESTAURANTE_ESCALA_TIEMPO="0",
+        )  # fmt: skip
+
+    announced = "Comanda 5 cobrada: cuenta cerrada."
+    jammed = serve("--atasco", "1")
+    assert jammed.returncode == 1, jammed.stderr
+    assert "Se trabó la impresora" in jammed.stderr
+    assert announced not in jammed.stderr + jammed.stdout
+    charged = serve()
+    assert charged.returncode == 0, charged.stderr
+    assert announced in charged.stderr

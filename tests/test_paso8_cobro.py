@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -21,7 +22,7 @@ import cuenta_guardada
 import paso8_cobro as paso8
 from cobro import bills, check_comanda, jam_rate
 from cocina import Cocina
-from tests.helpers import ROOT, eventually, occupied_tables, run_script
+from tests.helpers import ROOT, flush_logs, occupied_tables, run_script
 
 ANA = {"nombre": "Ana", "personas": 3, "pedido": ["Empanadas", "Limonada"]}
 ANA_CENTAVOS = 650 + 375
@@ -141,9 +142,10 @@ def test_a_comanda_served_twice_is_charged_once(restaurant, no_waits, own_home):
 @pytest.mark.harness
 @pytest.mark.slow
 def test_a_jammed_printer_voids_the_reservation_and_the_ticket_says_so(
-    restaurant, no_waits, own_home, harness_api, capsys
+    restaurant, no_waits, own_home, harness_api, prefect_client, capsys
 ):
     from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     order = ["--plato", "Empanadas", "--plato", "Limonada", "--prob-quemar", "0"]
     assert paso8.main(["--comanda", "18", "--atasco", "1", *order]) == 1
@@ -154,6 +156,19 @@ def test_a_jammed_printer_voids_the_reservation_and_the_ticket_says_so(
     )
     assert states("18") == [caja.VOIDED]
     assert not bills().exists("cuenta-18")  # nada quedó guardado: no se cobró
+    (run,) = [
+        r
+        for r in prefect_client.read_flow_runs()
+        if r.parameters.get("comanda") == "18"
+    ]
+    assert run.state.is_failed()
+    flush_logs()
+    logs = prefect_client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+    )
+    said = [log.message for log in logs]
+    assert "Running rollback hook 'void_reservation'" in said
+    assert "Cobro anulado: la comanda 18 no se cobra." in said
 
     async def tickets() -> list[str]:
         async with get_client() as client:
@@ -166,6 +181,8 @@ def test_a_jammed_printer_voids_the_reservation_and_the_ticket_says_so(
     # Con la impresora arreglada, la misma comanda se cobra una vez
     assert paso8.main(["--comanda", "18", *order]) == 0
     assert states("18") == [caja.VOIDED, caja.CHARGED]
+    assert cuenta_guardada.main(["--comanda", "18"]) == 0
+    assert capsys.readouterr().out.endswith("En la caja: anulado, cobrado.\n")
 
 
 @pytest.mark.harness
@@ -187,15 +204,17 @@ def test_a_party_killed_between_the_reservation_and_the_ticket_is_charged_once(
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        # La reserva está hecha y la impresora imprime (1 s): ahí se corta
-        eventually(
-            lambda: states("17"),
-            lambda seen: seen == [caja.RESERVED] or process.poll() is not None,
-            what="que la comanda 17 quede reservada",
-            timeout=150,
-            every=0.05,
-        )
-        assert process.poll() is None, process.communicate()[1]
+        # La reserva está hecha y la impresora imprime (1 s): ahí se corta. Se
+        # mira la caja cada 10 ms, sin espaciar las lecturas como `eventually`,
+        # para no perderse ese segundo
+        deadline = time.monotonic() + 150
+        while states("17") != [caja.RESERVED]:
+            assert process.poll() is None, (
+                "el grupo terminó sin que se viera la reserva:\n"
+                + process.communicate()[1].decode()
+            )
+            assert time.monotonic() < deadline, "la comanda 17 nunca quedó reservada"
+            time.sleep(0.01)
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
     finally:

@@ -1,0 +1,104 @@
+"""Solución del ejercicio del capítulo 10: un hook on_commit en *Cerrar la cuenta*.
+
+Es restaurant/cobro.py con un hook más, `announce_charge`, que dice en el log
+que la comanda quedó cobrada. Prefect lo ejecuta solo si la transacción se
+confirma: con la impresora trabada (`--atasco 1`) no aparece. Para probarlo,
+copia este archivo sobre restaurant/cobro.py y ejecuta
+``python restaurant/paso8_cobro.py --comanda 5``.
+"""
+
+import re
+
+import pandas as pd
+from prefect import runtime, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.filesystems import LocalFileSystem
+from prefect.results import ResultStore
+from prefect.settings import get_current_settings
+
+import caja
+from cocina import simulate
+from cuenta import bill_table, ticket_markdown
+from grupo import Grupo, invalid
+from menu import money
+
+
+def bills() -> ResultStore:
+    """Dónde se guardan las transacciones del cobro: la carpeta `cuentas` de la
+    carpeta de Prefect (`~/.prefect/cuentas`), un archivo por comanda."""
+    folder = get_current_settings().home / "cuentas"
+    return ResultStore(result_storage=LocalFileSystem(basepath=str(folder)))
+
+
+def check_comanda(value: object) -> str | None:
+    """Exigir una comanda corta de letras, números, - o _ (nombra un archivo)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
+        raise invalid(
+            f"La comanda va de 1 a 40 letras sin acento, números, - o _; "
+            f"llegó {value!r}."
+        )
+    return value
+
+
+def jam_rate(value: object) -> float:
+    """Exigir una probabilidad de atasco de la impresora entre 0 y 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(f"atasco debe ser un número; llegó {value!r}.")
+    if not 0 <= value <= 1:
+        raise invalid(f"atasco debe estar entre 0 y 1; llegó {value}.")
+    return float(value)
+
+
+@task(name="Reservar el monto")
+async def reserve_amount(comanda: str, mesa: int, centavos: int) -> None:
+    """Apartar el total en la caja (con la comanda: nunca dos veces)."""
+    cobro = caja.reserve(comanda, mesa, centavos)
+    print(f"Reservar el monto: {money(cobro['centavos'])}, comanda {comanda}.")
+
+
+@reserve_amount.on_rollback
+async def void_reservation(transaction) -> None:
+    """Si otra task de la transacción falla, anular la reserva y avisarlo."""
+    comanda = transaction.get("comanda")  # la puso el flow en la transacción
+    caja.void(comanda)
+    print(f"Cobro anulado: la comanda {comanda} no se cobra.")
+    await create_markdown_artifact(
+        f"# Cobro anulado\n\nEl cobro de la comanda {comanda} falló y se anuló: "
+        "no se cobró nada.",
+        key="ticket",
+        description="Cobro anulado",
+    )
+
+
+@task(name="Imprimir el ticket")
+async def print_ticket(
+    grupo: Grupo, mesa: int, cuenta: pd.DataFrame, no_servidos: list[str], atasco: float
+) -> None:
+    """Publicar la cuenta y el ticket; a veces la impresora se traba."""
+    if caja.jams(atasco, str(runtime.flow_run.id), runtime.flow_run.run_count):
+        raise caja.PrinterJammed(f"Se trabó la impresora de la mesa {mesa}.")
+    await simulate(1)  # imprimiendo: recién después el ticket existe
+    await create_table_artifact(
+        bill_table(cuenta), key="cuenta", description=f"Cuenta de la mesa {mesa}"
+    )
+    await create_markdown_artifact(
+        ticket_markdown(grupo.nombre, grupo.personas, mesa, cuenta, no_servidos),
+        key="ticket",
+        description=f"Ticket de la mesa {mesa}",
+    )
+    print(f"Imprimir el ticket de la mesa {mesa}.")
+
+
+@task(name="Cerrar la cuenta")
+async def close_account(comanda: str) -> None:
+    """Cerrar la cuenta en la caja: el monto reservado queda cobrado."""
+    cobro = caja.close(comanda)
+    print(f"Cerrar la cuenta: {money(cobro['centavos'])} cobrados.")
+
+
+@close_account.on_commit
+def announce_charge(transaction) -> None:
+    """Solo si la transacción se confirma: avisar que la comanda quedó cobrada."""
+    print(f"Comanda {transaction.get('comanda')} cobrada: cuenta cerrada.")
