@@ -57,6 +57,7 @@ CAPTURES = {
     "restaurante-reintento.png": "la task Cocinar en estado Retrying",
     "restaurante-grafico.png": "atender-persona con sus subflows preparar-plato",
     "restaurante-cuenta.png": "el artefacto de la cuenta",
+    "cobro-anulado.png": "la impresora trabada: el rollback anula la reserva",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
@@ -250,6 +251,28 @@ def capture_all(home: Path, port: int) -> dict:
             artifact_url(server, "cuenta", billed["id"]),
             "$25.15",
             shots["restaurante-cuenta.png"],
+        )
+        # La cuenta bien cobrada (capítulo 10): con la impresora trabada, el hook
+        # on_rollback anula la reserva; la corrida termina en Failed
+        jammed = subprocess.run(
+            [sys.executable, "restaurant/paso8_cobro.py", "--comanda", "18"]
+            + ["--atasco", "1"],
+            cwd=ROOT,
+            env=server.env(
+                PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="0"
+            ),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if jammed.returncode != 1 or "No se pudo cobrar" not in jammed.stderr:
+            raise RuntimeError(f"paso8_cobro.py no se trabó:\n{jammed.stderr}")
+        voided = server.flow_runs("atender-persona")[0]
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{voided['id']}",
+            "Cobro anulado: la comanda 18 no se cobra.",
+            shots["cobro-anulado.png"],
         )
 
         with server.serving("introduction/serve_iris.py"):
