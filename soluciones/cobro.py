@@ -1,10 +1,12 @@
-"""Solución del ejercicio del capítulo 10: un hook on_commit en *Cerrar la cuenta*.
+"""Solución del ejercicio del capítulo 10: un hook on_commit en *Reservar el monto*.
 
 Es restaurant/cobro.py con un hook más, `announce_charge`, que dice en el log
-que la comanda quedó cobrada. Prefect lo ejecuta solo si la transacción se
-confirma: con la impresora trabada (`--atasco 1`) no aparece. Para probarlo,
-copia este archivo sobre restaurant/cobro.py y ejecuta
-``python restaurant/paso8_cobro.py --comanda 5``.
+que la comanda quedó cobrada. Está en la reserva, que termina bien aunque la
+impresora se trabe después, y aun así Prefect lo ejecuta solo si toda la
+transacción se confirma: con `--atasco 1` no aparece. Para probarlo, copia este
+archivo sobre restaurant/cobro.py y ejecuta
+``python restaurant/paso8_cobro.py --comanda 5``; para volver al original,
+``git checkout -- restaurant/cobro.py``.
 """
 
 import re
@@ -98,7 +100,7 @@ async def close_account(comanda: str) -> None:
     print(f"Cerrar la cuenta: {money(cobro['centavos'])} cobrados.")
 
 
-@close_account.on_commit
+@reserve_amount.on_commit
 def announce_charge(transaction) -> None:
-    """Solo si la transacción se confirma: avisar que la comanda quedó cobrada."""
+    """Solo si toda la transacción se confirma: avisar que la comanda quedó cobrada."""
     print(f"Comanda {transaction.get('comanda')} cobrada: cuenta cerrada.")

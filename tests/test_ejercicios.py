@@ -157,7 +157,7 @@ def test_exercise_6_a_task_of_your_own_counts_the_training_flowers(
 
 @pytest.mark.harness
 @pytest.mark.slow
-def test_exercise_6_the_commit_hook_announces_only_a_confirmed_charge(
+def test_exercise_7_the_commit_hook_announces_only_a_confirmed_charge(
     prefect_server, tmp_path
 ):
     lesson = tmp_path / "restaurant"
