@@ -22,7 +22,7 @@ import cuenta_guardada
 import paso8_cobro as paso8
 from cobro import bills, check_comanda, jam_rate
 from cocina import Cocina
-from tests.helpers import ROOT, flush_logs, occupied_tables, run_script
+from tests.helpers import ROOT, flush_logs, migrated_home, occupied_tables, run_script
 
 ANA = {"nombre": "Ana", "personas": 3, "pedido": ["Empanadas", "Limonada"]}
 ANA_CENTAVOS = 650 + 375
@@ -298,3 +298,21 @@ def test_another_process_reads_a_run_result_only_if_the_flow_kept_it(
     assert "State data is missing" in step7.stderr  # el texto de MissingResult
     assert step8.returncode == 0, step8.stderr
     assert step8.stdout.endswith("atender-Teo: mesa 1, $3.75.\n")
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_the_chapter_commands_work_without_a_server(tmp_path):
+    # "Funciona sin servidor": el paso 8 y la lectura desde otro proceso, cada
+    # uno con su servidor temporal y la misma carpeta de Prefect
+    home = migrated_home(tmp_path)
+    served = run_script(
+        "restaurant/paso8_cobro.py", "--comanda", "17", home=home,
+        RESTAURANTE_ESCALA_TIEMPO="0",
+    )  # fmt: skip
+    assert served.returncode == 0, served.stderr
+    assert "Cerrar la cuenta: $25.15 cobrados." in served.stderr
+    assert "Esta corrida usó un servidor temporal de Prefect" in served.stdout
+    shown = run_script("restaurant/cuenta_guardada.py", "--comanda", "17", home=home)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.endswith("  1 × Limonada: $3.75\nEn la caja: cobrado.\n")
