@@ -8,8 +8,10 @@ tiene sus propios servidores, y las que comparten un servidor caro van juntas al
 mismo worker (ver `pytest_collection_modifyitems`).
 """
 
+import concurrent.futures
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -168,6 +170,36 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if name in item.fixturenames and name not in nextitem.fixturenames:
             for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):
                 fixturedef.finish(item._request)
+
+
+@pytest.fixture(autouse=True)
+def prefect_services_forget_their_server():
+    """Detener, al terminar cada prueba, los servicios de fondo del cliente de Prefect.
+
+    Un flow que corre en el proceso de pytest manda sus eventos, sus logs y sus
+    pedidos de slots de concurrencia (tasks con tags) por servicios que viven en
+    un hilo, uno por proceso (EventsWorker, APILogWorker,
+    ConcurrencySlotAcquisitionWithLeaseService: prefect/_internal/concurrency/
+    services.py). Cada uno abre su cliente de la API una vez, al empezar, y queda
+    atado a ese servidor. Una prueba posterior del mismo worker con otro servidor
+    mandaba sus eventos y sus pedidos de slots al anterior, ya detenido: la task
+    con tags no conseguía su slot (lo vimos: 300 s y timeout, o
+    ConcurrencySlotAcquisitionError) y sus eventos se perdían. Detenidos, la
+    próxima corrida crea servicios nuevos con el servidor de ese momento.
+    prefect_test_harness hace lo mismo al cerrar; aquí, después de cada prueba,
+    antes de que se detenga su servidor (las fixtures de la prueba se cierran
+    antes que las del módulo y la sesión), así lo pendiente llega a destino.
+    """
+    yield
+    if "prefect._internal.concurrency.services" not in sys.modules:
+        return  # la prueba no importó Prefect: no hay servicios
+    from prefect._internal.concurrency.services import _QueueServiceBase
+
+    with _QueueServiceBase._instance_cache_lock:
+        running = list(_QueueServiceBase._instances.values())
+    # Cada uno termina lo que tiene en curso; si su servidor ya no está, no
+    # esperamos más de 10 s
+    concurrent.futures.wait([s._drain() for s in running], timeout=10)
 
 
 @pytest.fixture(scope="session")
