@@ -58,6 +58,7 @@ CAPTURES = {
     "restaurante-grafico.png": "atender-persona con sus subflows preparar-plato",
     "restaurante-cuenta.png": "el artefacto de la cuenta",
     "cobro-anulado.png": "la impresora trabada: el rollback anula la reserva",
+    "variable-atasco.png": "la página Variables con atasco-impresora en 1",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
@@ -252,11 +253,14 @@ def capture_all(home: Path, port: int) -> dict:
             "$25.15",
             shots["restaurante-cuenta.png"],
         )
-        # La cuenta bien cobrada (capítulo 10): con la impresora trabada, el hook
+        # La cuenta bien cobrada (capítulo 10): con la impresora trabada (la
+        # variable del día en 1, con el comando del capítulo), el hook
         # on_rollback anula la reserva; la corrida termina en Failed
+        (jam,) = [c for c in readme_lines("prefect variable set ") if c[-1] == "1"]
+        run_lesson(server, "-m", "prefect", *jam[1:])
+        ui_png(page, f"{server.url}/v2/variables", jam[3], shots["variable-atasco.png"])
         jammed = subprocess.run(
-            [sys.executable, "restaurant/paso8_cobro.py", "--comanda", "18"]
-            + ["--atasco", "1"],
+            [sys.executable, "restaurant/paso8_cobro.py", "--comanda", "18"],
             cwd=ROOT,
             env=server.env(
                 PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="0"
@@ -274,6 +278,7 @@ def capture_all(home: Path, port: int) -> dict:
             "Cobro anulado: la comanda 18 no se cobra.",
             shots["cobro-anulado.png"],
         )
+        run_lesson(server, "-m", "prefect", "--no-prompt", "variable", "unset", jam[3])
 
         with server.serving("introduction/serve_iris.py"):
             cron = server.deployment("iris-classification/iris-diario")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from acceso import exit_if_unauthorized
 from caja import PrinterJammed
-from cobro import check_comanda, jam_rate
+from cobro import BadVariable, check_comanda, jam_rate, todays_jam_rate
 from cocina import DEFAULT_KITCHEN, Cocina
 from grupo import describe, party_from_args, party_parser
 from menu import money
@@ -32,6 +32,9 @@ o elige el postre de antemano: --postre "Flan con dulce de leche" o --postre nin
 async def open_and_serve(serve_party, grupo, cocina, **postre) -> dict:
     """Abrir el restaurante (crear las mesas) y atender a un grupo."""
     await open_restaurant()
+    if "atasco" in postre and postre["atasco"] is None:
+        # Paso 8: el flow lee la variable del día; si no sirve, se dice antes
+        await todays_jam_rate()
     return await serve_party(grupo, cocina, **postre)
 
 
@@ -66,8 +69,8 @@ def command_line(
         parser.add_argument(
             "--atasco",
             type=float,
-            default=0.0,
-            help="probabilidad de que se trabe la impresora de tickets (0 a 1)",
+            help="probabilidad de que se trabe la impresora de tickets (0 a 1; por "
+            "defecto, la de la variable atasco-impresora del servidor, o 0)",
         )
     args = parser.parse_args(argv)
     postre = {}
@@ -96,6 +99,9 @@ def command_line(
     except httpx.HTTPStatusError as error:
         exit_if_unauthorized(error)  # un servidor con contraseña: se explica
         raise
+    except BadVariable as error:  # paso 8: nada se hizo, nada se cobró
+        print(f"No podemos atender a este grupo:\n{error}", file=sys.stderr)
+        return 1
     except PrinterJammed as error:  # paso 8: la transacción del cobro se deshizo
         comanda = postre.get("comanda")
         again = f" con la misma comanda --comanda {comanda}" if comanda else ""

@@ -1,7 +1,8 @@
 """La cuenta, bien cobrada (paso 8): sobre el paso 7, el cobro como transacción.
 
 Muestra tres tasks en una transacción, un hook on_rollback que anula la reserva
-si algo falla y la clave que impide cobrar dos veces la misma comanda.
+si algo falla, la clave que impide cobrar dos veces la misma comanda y una
+Variable del servidor que se lee en cada corrida.
 Funciona sin servidor y con `prefect server start`. Ejecutar con
 ``python restaurant/paso8_cobro.py`` (``--help``: grupo, comanda, impresora).
 """
@@ -24,6 +25,7 @@ from cobro import (
     jam_rate,
     print_ticket,
     reserve_amount,
+    todays_jam_rate,
 )
 from cocina import (
     COOK_RETRIES,
@@ -208,16 +210,19 @@ async def serve_party(
     postre: Annotated[str, BeforeValidator(dessert_choice)] = NO_DESSERT,
     espera_postre: Annotated[int, BeforeValidator(wait_seconds)] = DESSERT_WAIT_SECONDS,
     comanda: Annotated[str | None, BeforeValidator(check_comanda)] = None,
-    atasco: Annotated[float, BeforeValidator(jam_rate)] = 0.0,
+    atasco: Annotated[float | None, BeforeValidator(jam_rate)] = None,
 ) -> dict:
     """Atender a un grupo de principio a fin, con una mesa ocupada mientras come.
 
     `postre` es un postre del menú, "ninguno", o "preguntar" para elegirlo en la
     UI con la corrida en pausa, hasta `espera_postre` segundos. `comanda` es la
     clave del cobro (si no se da, la corrida); `atasco`, la probabilidad de que
-    la impresora de tickets se trabe.
+    la impresora de tickets se trabe (si no se da, la Variable del día).
     """
     comanda = comanda or str(runtime.flow_run.id)
+    if atasco is None:  # la Variable del servidor, leída en cada corrida
+        atasco = await todays_jam_rate()
+        print(f"Impresora de hoy: atasco {atasco:g}.")
     await receive_person(grupo)
     seat = await assign_table(grupo)
     renewal = asyncio.create_task(keep_table(seat["lease_id"]))  # mientras come

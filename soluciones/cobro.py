@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultStore
 from prefect.settings import get_current_settings
+from prefect.variables import Variable
 
 import caja
 from cocina import simulate
@@ -44,13 +45,38 @@ def check_comanda(value: object) -> str | None:
     return value
 
 
-def jam_rate(value: object) -> float:
-    """Exigir una probabilidad de atasco de la impresora entre 0 y 1."""
+def jam_rate(value: object) -> float | None:
+    """Exigir una probabilidad de atasco de la impresora entre 0 y 1 (o None:
+    la que diga la variable del día)."""
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid(f"atasco debe ser un número; llegó {value!r}.")
     if not 0 <= value <= 1:
         raise invalid(f"atasco debe estar entre 0 y 1; llegó {value}.")
     return float(value)
+
+
+# La probabilidad de atasco de cada día no está en el código: es una Variable
+# del servidor de Prefect, que se cambia con la CLI o en la UI
+JAM_VARIABLE = "atasco-impresora"
+
+
+class BadVariable(Exception):
+    """Una Variable del servidor tiene un valor que no sirve."""
+
+
+async def todays_jam_rate() -> float:
+    """Leer la Variable `atasco-impresora` (0 si no existe) y exigir que sirva."""
+    value = await Variable.aget(JAM_VARIABLE, default=0)
+    try:
+        return jam_rate(value)
+    except ValueError as error:
+        raise BadVariable(
+            f"La variable {JAM_VARIABLE} no sirve: {error}\n"
+            f"Dale un número entre 0 y 1, por ejemplo:\n"
+            f"  prefect variable set {JAM_VARIABLE} 0.2 --overwrite"
+        ) from None
 
 
 @task(name="Reservar el monto")

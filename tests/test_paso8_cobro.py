@@ -9,6 +9,7 @@ ticket no cobra dos veces al volver, y otro proceso lee la cuenta guardada.
 import asyncio
 import contextvars
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,9 +21,16 @@ import pytest
 import caja
 import cuenta_guardada
 import paso8_cobro as paso8
-from cobro import bills, check_comanda, jam_rate
+from cobro import JAM_VARIABLE, BadVariable, bills, check_comanda, jam_rate
 from cocina import Cocina
-from tests.helpers import ROOT, flush_logs, migrated_home, occupied_tables, run_script
+from tests.helpers import (
+    ROOT,
+    flush_logs,
+    migrated_home,
+    occupied_tables,
+    prefect_cli,
+    run_script,
+)
 
 ANA = {"nombre": "Ana", "personas": 3, "pedido": ["Empanadas", "Limonada"]}
 ANA_CENTAVOS = 650 + 375
@@ -104,6 +112,11 @@ def test_a_bad_comanda_is_refused_in_spanish(value, reason):
 def test_a_jam_rate_outside_0_and_1_is_refused(value):
     with pytest.raises(ValueError, match="atasco"):
         jam_rate(value)
+
+
+def test_no_jam_rate_leaves_it_to_the_variable_of_the_day():
+    assert jam_rate(None) is None
+    assert jam_rate(0) == 0.0 and jam_rate(1) == 1.0
 
 
 def test_the_command_line_refuses_a_bad_comanda_before_charging(own_home, capsys):
@@ -316,3 +329,110 @@ def test_the_chapter_commands_work_without_a_server(tmp_path):
     shown = run_script("restaurant/cuenta_guardada.py", "--comanda", "17", home=home)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.endswith("  1 × Limonada: $3.75\nEn la caja: cobrado.\n")
+    # La Variable del día también: la CLI la guarda en la misma base de datos
+    # (con su propio servidor temporal) y el paso 8 la lee
+    variable = run_script(
+        "-m", "prefect", "variable", "set", JAM_VARIABLE, "1", home=home
+    )
+    assert variable.returncode == 0, variable.stderr
+    jammed = run_script(
+        "restaurant/paso8_cobro.py", "--comanda", "18", home=home,
+        RESTAURANTE_ESCALA_TIEMPO="0",
+    )  # fmt: skip
+    assert jammed.returncode == 1, jammed.stderr
+    assert "Impresora de hoy: atasco 1." in jammed.stderr
+    assert "No se pudo cobrar: Se trabó la impresora de la mesa 3." in jammed.stderr
+
+
+def chapter_section(heading: str) -> str:
+    chapter = (ROOT / "capitulos" / "10-la-cuenta.md").read_text(encoding="utf-8")
+    return chapter.split(f"\n## {heading}\n")[1].split("\n## ")[0]
+
+
+def runs_of_comanda(client, comanda: str) -> list:
+    """Las corridas de esa comanda, de la primera a la última (entre las 100
+    más recientes del servidor de pruebas, que es de todo este proceso)."""
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=100)
+    return [r for r in reversed(runs) if r.parameters.get("comanda") == comanda]
+
+
+def logs_of_comanda(client, comanda: str) -> list[list[str]]:
+    """Lo que dijo cada corrida de esa comanda, en orden."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    flush_logs()
+    return [
+        [
+            log.message
+            for log in client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+            )
+        ]
+        for run in runs_of_comanda(client, comanda)
+    ]
+
+
+@pytest.fixture
+def printer_variable(harness_api):
+    """La Variable de la impresora, borrada al terminar: el servidor de pruebas
+    es de todas las pruebas de este proceso, y las demás cuentan con que no esté."""
+    from prefect.variables import Variable
+
+    def prefect(*args: str) -> None:
+        result = prefect_cli(harness_api, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    yield prefect
+    Variable.unset(JAM_VARIABLE)
+
+
+@pytest.mark.harness
+@pytest.mark.slow
+def test_the_printer_variable_changes_the_next_run_without_touching_the_code(
+    restaurant, no_waits, own_home, printer_variable, prefect_client, capsys
+):
+    # Los comandos del capítulo, en orden: la variable, el grupo, la variable,
+    # el mismo grupo con el mismo comando
+    section = chapter_section("La impresora de hoy: una Variable")
+    block = section.split("```bash\n")[1].split("```")[0]
+    commands = [shlex.split(line) for line in block.splitlines()]
+    assert [c[:2] for c in commands] == [
+        ["prefect", "variable"],
+        ["python", "restaurant/paso8_cobro.py"],
+    ] * 2
+    codes = []
+    for command in commands:
+        if command[0] == "prefect":
+            printer_variable(*command[1:])
+        else:
+            codes.append(paso8.main(command[2:]))
+    assert codes == [1, 0]
+    assert "Se trabó la impresora" in capsys.readouterr().err
+    assert states("30") == [caja.VOIDED, caja.CHARGED]
+    first, second = logs_of_comanda(prefect_client, "30")
+    assert "Impresora de hoy: atasco 1." in first
+    assert "Cobro anulado: la comanda 30 no se cobra." in first
+    assert "Impresora de hoy: atasco 0." in second
+    assert "Cerrar la cuenta: $25.15 cobrados." in second
+
+
+@pytest.mark.harness
+@pytest.mark.slow
+def test_a_printer_variable_that_is_not_a_rate_stops_the_party_before_it_sits(
+    restaurant, no_waits, own_home, printer_variable, harness_api, prefect_client,
+    capsys,
+):  # fmt: skip
+    printer_variable("variable", "set", JAM_VARIABLE, "mucho")
+    # El script lo dice antes de empezar, con el texto del capítulo
+    assert paso8.main(["--comanda", "31"]) == 1
+    section = chapter_section("La impresora de hoy: una Variable")
+    expected = section.split("```text\n")[1].split("```")[0]
+    assert capsys.readouterr().err == expected
+    assert runs_of_comanda(prefect_client, "31") == []
+    # El flow, llamado de otra forma, la lee al empezar: falla sin sentar a nadie
+    with pytest.raises(BadVariable, match="llegó 'mucho'"):
+        serve("31")
+    assert states("31") == []
+    assert occupied_tables(harness_api) == {}
