@@ -253,14 +253,11 @@ def capture_all(home: Path, port: int) -> dict:
             "$25.15",
             shots["restaurante-cuenta.png"],
         )
-        # La cuenta bien cobrada (capítulo 10): con la impresora trabada (la
-        # variable del día en 1, con el comando del capítulo), el hook
+        # La cuenta bien cobrada (capítulo 10): con la impresora trabada, el hook
         # on_rollback anula la reserva; la corrida termina en Failed
-        (jam,) = [c for c in readme_lines("prefect variable set ") if c[-1] == "1"]
-        run_lesson(server, "-m", "prefect", *jam[1:])
-        ui_png(page, f"{server.url}/v2/variables", jam[3], shots["variable-atasco.png"])
         jammed = subprocess.run(
-            [sys.executable, "restaurant/paso8_cobro.py", "--comanda", "18"],
+            [sys.executable, "restaurant/paso8_cobro.py", "--comanda", "18"]
+            + ["--atasco", "1"],
             cwd=ROOT,
             env=server.env(
                 PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO="0"
@@ -278,7 +275,13 @@ def capture_all(home: Path, port: int) -> dict:
             "Cobro anulado: la comanda 18 no se cobra.",
             shots["cobro-anulado.png"],
         )
-        run_lesson(server, "-m", "prefect", "--no-prompt", "variable", "unset", jam[3])
+        # La Variable del día, después del primer comando del capítulo; al
+        # final, el comando que la borra
+        (jam,) = [c for c in readme_lines("prefect variable set ") if c[4] == "1"]
+        run_lesson(server, "-m", "prefect", *jam[1:])
+        ui_png(page, f"{server.url}/v2/variables", jam[3], shots["variable-atasco.png"])
+        unset = readme_lines("prefect --no-prompt variable unset ")[0]  # cap. 10 y 12
+        run_lesson(server, "-m", "prefect", *unset[1:])
 
         with server.serving("introduction/serve_iris.py"):
             cron = server.deployment("iris-classification/iris-diario")

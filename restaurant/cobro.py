@@ -4,7 +4,9 @@ Muestra las tasks que el paso 8 pone en una transacción: reservar el monto en
 la caja, imprimir el ticket y cerrar la cuenta, y el hook `on_rollback` de la
 reserva, que la anula si otra task de la misma transacción falla. También
 dónde queda guardada la transacción (`bills`): ahí la busca una corrida que
-repite la comanda, y ahí la lee `cuenta_guardada.py` desde otro proceso.
+repite la comanda, y ahí la lee `cuenta_guardada.py` desde otro proceso. Y la
+probabilidad de atasco del día, leída de una Variable del servidor
+(`todays_jam_rate`).
 No se ejecuta solo: lo importa ``restaurant/paso8_cobro.py``.
 """
 

@@ -1,9 +1,9 @@
-"""El restaurante desde la línea de comandos (pasos 5 a 8): no es la historia.
+"""La línea de comandos de los pasos 5 a 8 del restaurante, compartida.
 
-Lee el grupo (`--nombre`, `--personas`, `--plato`), la cocina, desde el paso
-6 el postre y en el paso 8 la comanda y la impresora; rechaza los datos
-inválidos en español antes de empezar, abre el
-restaurante, atiende al grupo y muestra la cuenta.
+No es parte de la lección: lee el grupo (`--nombre`, `--personas`, `--plato`),
+la cocina, desde el paso 6 el postre y en el paso 8 la comanda y la impresora
+(o la Variable del día); rechaza los datos inválidos en español antes de
+empezar, abre el restaurante, atiende al grupo y muestra la cuenta.
 """
 
 import asyncio
@@ -33,7 +33,8 @@ async def open_and_serve(serve_party, grupo, cocina, **postre) -> dict:
     """Abrir el restaurante (crear las mesas) y atender a un grupo."""
     await open_restaurant()
     if "atasco" in postre and postre["atasco"] is None:
-        # Paso 8: el flow lee la variable del día; si no sirve, se dice antes
+        # Paso 8: el flow lee la Variable del día al empezar; aquí se lee antes
+        # solo para explicar, sin sentar a nadie, una que no sirve
         await todays_jam_rate()
     return await serve_party(grupo, cocina, **postre)
 

@@ -94,15 +94,17 @@ def count_rows(database, table: str = "flow_run") -> int:
 
 def leave_everything(api_url: str) -> None:
     """Lo que dejan las lecciones en un servidor: una corrida, las mesas, los
-    deployments (con el del ejercicio del capítulo 8), el work pool y la mesa
-    del ejercicio del capítulo 6."""
+    deployments (con el del ejercicio del capítulo 8), el work pool, la mesa
+    del ejercicio del capítulo 6 y la variable del capítulo 10."""
     from prefect import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.variables import Variable
 
     import run_iris
     import serve_iris
     import serve_restaurant
+    from cobro import JAM_VARIABLE
     from mesas import open_restaurant
     from run_restaurant import serve_party
 
@@ -121,6 +123,7 @@ def leave_everything(api_url: str) -> None:
                 WorkPoolCreate(name="restaurante", type="process")
             )
             await client.upsert_global_concurrency_limit_by_name("mesa-6", limit=1)
+            await Variable.aset(JAM_VARIABLE, 0)  # la del capítulo 10
         every_two = await run_iris.iris_classification.ato_deployment(
             name="iris-cada-dos-minutos", cron="*/2 * * * *"
         )
@@ -152,6 +155,7 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         prefect("config", "set", f"PREFECT_API_URL={server.api_url}")
         leave_everything(server.api_url)
         assert len(server.post("/deployments/filter", {})) == 3
+        assert len(server.post("/variables/filter", {})) == 1
 
         # Sin --no-prompt, en una terminal, borrar una mesa pregunta y espera
         code, shown = in_terminal(
@@ -172,6 +176,7 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         limits = server.post("/v2/concurrency_limits/filter", {})
         assert [limit["name"] for limit in limits] == []
         assert server.post("/work_pools/filter", {}) == []
+        assert server.post("/variables/filter", {}) == []
         assert server.post("/flow_runs/count", {}) >= 1
 
         # Lo que no se creó: el comando dice que no lo encuentra, y nada más
@@ -198,7 +203,7 @@ def test_starting_over_empties_the_database_and_the_profile(tmp_path):
         f"PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:///{other}",
     )
     prefect("config", "set", "PREFECT_API_AUTH_STRING=admin:cambia-esta-clave")
-    tables = ("flow_run", "deployment", "concurrency_limit_v2", "work_pool")
+    tables = ("flow_run", "deployment", "concurrency_limit_v2", "work_pool", "variable")
     assert all(count_rows(tmp_path / "prefect.db", table) for table in tables)
     _, _, production, last = chapter_blocks()
     for command in production:

@@ -424,10 +424,16 @@ def test_a_printer_variable_that_is_not_a_rate_stops_the_party_before_it_sits(
     restaurant, no_waits, own_home, printer_variable, harness_api, prefect_client,
     capsys,
 ):  # fmt: skip
-    printer_variable("variable", "set", JAM_VARIABLE, "mucho")
-    # El script lo dice antes de empezar, con el texto del capítulo
-    assert paso8.main(["--comanda", "31"]) == 1
+    from prefect.variables import Variable
+
+    # El segundo bloque del capítulo: un valor que no sirve, el grupo, borrarla
     section = chapter_section("La impresora de hoy: una Variable")
+    block = section.split("```bash\n")[2].split("```")[0]
+    wrong, party, unset = [shlex.split(line) for line in block.splitlines()]
+    printer_variable(*wrong[1:])
+    assert Variable.get(JAM_VARIABLE) == "mucho"
+    # El script lo dice antes de empezar, con el texto del capítulo
+    assert paso8.main(party[2:]) == 1
     expected = section.split("```text\n")[1].split("```")[0]
     assert capsys.readouterr().err == expected
     assert runs_of_comanda(prefect_client, "31") == []
@@ -436,3 +442,5 @@ def test_a_printer_variable_that_is_not_a_rate_stops_the_party_before_it_sits(
         serve("31")
     assert states("31") == []
     assert occupied_tables(harness_api) == {}
+    printer_variable(*unset[1:])
+    assert Variable.get(JAM_VARIABLE) is None
