@@ -20,6 +20,7 @@ def test_measurements_live_in_mediciones_not_in_the_lessons():
     assert [p.name for p in lessons if "benchmark" in p.name] == []
     assert sorted(p.name for p in (ROOT / "mediciones").glob("*.py")) == [
         "busqueda.py",
+        "cobro.py",
         "iris.py",
         "llegadas.py",
         "restaurante.py",
