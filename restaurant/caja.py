@@ -26,6 +26,11 @@ class PrinterJammed(Exception):
     """La impresora de tickets se trabó: el ticket no salió."""
 
 
+class NotReserved(LookupError):
+    """No hay monto reservado que cerrar (por ejemplo, otra corrida de la misma
+    comanda, a la vez, anuló la reserva que compartían)."""
+
+
 def ledger() -> Path:
     """El archivo de la caja, en la carpeta de Prefect (`~/.prefect`)."""
     return get_current_settings().home / "caja.sqlite"
@@ -76,7 +81,7 @@ def close(comanda: str) -> dict:
             (comanda, CHARGED),
         ).fetchone()
         if row is None:
-            raise LookupError(f"La comanda {comanda} no tiene un monto reservado.")
+            raise NotReserved(f"La comanda {comanda} no tiene un monto reservado.")
         return dict(row)
 
 

@@ -14,7 +14,7 @@ from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
 from acceso import exit_if_unauthorized
-from caja import PrinterJammed
+from caja import NotReserved, PrinterJammed
 from cobro import BadVariable, check_comanda, jam_rate, todays_jam_rate
 from cocina import DEFAULT_KITCHEN, Cocina
 from grupo import describe, party_from_args, party_parser
@@ -110,6 +110,16 @@ def command_line(
             f"\nNo se pudo cobrar: {error} La reserva se anuló y no se cobró "
             f"nada.\nPara cobrar, vuelve a atender al grupo{again}: nunca se "
             "cobra dos veces.",
+            file=sys.stderr,
+        )
+        return 1
+    except NotReserved as error:  # paso 8: otra corrida anuló la reserva compartida
+        comanda = postre.get("comanda")
+        again = f" con la misma comanda --comanda {comanda}" if comanda else ""
+        print(
+            f"\nNo se pudo cobrar: {error} Otra corrida de la misma comanda, a la "
+            "vez, pudo haberla anulado. No se cobró nada.\nPara cobrar, vuelve a "
+            f"atender al grupo{again}.",
             file=sys.stderr,
         )
         return 1

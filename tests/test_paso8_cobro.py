@@ -59,7 +59,7 @@ def test_the_same_comanda_is_reserved_once_until_it_is_voided(own_home):
     caja.reserve("17", 3, 2515)  # después de anulada, se puede reservar otra vez
     assert caja.close("17")["estado"] == caja.CHARGED
     assert states("17") == [caja.VOIDED, caja.CHARGED]
-    with pytest.raises(LookupError, match="La comanda 18 no tiene un monto"):
+    with pytest.raises(caja.NotReserved, match="La comanda 18 no tiene un monto"):
         caja.close("18")
 
 
@@ -444,3 +444,31 @@ def test_a_printer_variable_that_is_not_a_rate_stops_the_party_before_it_sits(
     assert occupied_tables(harness_api) == {}
     printer_variable(*unset[1:])
     assert Variable.get(JAM_VARIABLE) is None
+
+
+@pytest.mark.harness
+@pytest.mark.slow
+def test_a_reservation_voided_by_another_run_of_the_same_comanda_is_not_charged(
+    restaurant, no_waits, own_home, harness_api, monkeypatch, capsys
+):
+    # Dos corridas de la comanda 32 a la vez comparten la reserva de la caja. Aquí
+    # la otra se imita: mientras esta imprime, su on_rollback anula la reserva
+    def the_other_run_rolls_back(atasco, corrida, intento) -> bool:
+        assert caja.void("32") == 1
+        return False  # la impresora de esta corrida anda
+
+    printer = caja.jams
+    monkeypatch.setattr(caja, "jams", the_other_run_rolls_back)
+    assert paso8.main(["--comanda", "32", "--atasco", "0"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "\nNo se pudo cobrar: La comanda 32 no tiene un monto reservado. Otra corrida "
+        "de la misma comanda, a la vez, pudo haberla anulado. No se cobró nada.\n"
+        "Para cobrar, vuelve a atender al grupo con la misma comanda --comanda 32.\n"
+    )
+    assert states("32") == [caja.VOIDED]
+    assert not bills().exists("cuenta-32")
+    assert occupied_tables(harness_api) == {}
+    # Sola, la misma comanda se cobra una vez
+    monkeypatch.setattr(caja, "jams", printer)
+    assert paso8.main(["--comanda", "32", "--atasco", "0"]) == 0
+    assert states("32") == [caja.VOIDED, caja.CHARGED]
