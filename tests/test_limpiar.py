@@ -184,6 +184,10 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
             tmp_path, "--no-prompt", "work-pool", "delete", "restaurante"
         )
         assert code == 1 and "Work pool 'restaurante' does not exist." in shown, shown
+        code, shown = in_terminal(
+            tmp_path, "--no-prompt", "variable", "unset", "atasco-impresora"
+        )
+        assert code == 1 and "Variable 'atasco-impresora' not found." in shown, shown
 
 
 def test_starting_over_empties_the_database_and_the_profile(tmp_path):
