@@ -111,7 +111,8 @@ def main() -> None:
             # por otro: el ruido de una máquina compartida, y lo que cueste ir
             # primero, se reparten entre los casos
             for i in range(n):
-                for name, serve_party, options, _ in CASES[i % 3 :] + CASES[: i % 3]:
+                first = i % len(CASES)
+                for name, serve_party, options, _ in CASES[first:] + CASES[:first]:
                     elapsed, flow_run_id = serve_once(serve_party, options)
                     walls[name].append(elapsed)
                     ids[name].append(flow_run_id)

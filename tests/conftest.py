@@ -198,7 +198,9 @@ def prefect_services_forget_their_server():
     with _QueueServiceBase._instance_cache_lock:
         running = list(_QueueServiceBase._instances.values())
     # Cada uno termina lo que tiene en curso; si su servidor ya no está, no
-    # esperamos más de 10 s
+    # esperamos más de 10 s. No `drain_all()`: con un bucle de eventos en el hilo
+    # (el de Playwright en las pruebas del navegador) devuelve una corrutina sin
+    # esperar nada
     concurrent.futures.wait([s._drain() for s in running], timeout=10)
 
 

@@ -245,3 +245,20 @@ def test_cron_deployment_page_shows_its_schedule_and_upcoming_runs(page, real_se
         visible(page, "At 08:00 AM, Monday through Friday").wait_for()
         open_page(page, url, tab="Upcoming")
         visible(page, "Scheduled").wait_for()
+
+
+@pytest.mark.server
+def test_variables_page_shows_each_variable_with_its_value(page, real_server):
+    # "la página Variables muestra cada variable con su valor" (capítulo 10)
+    set_it = prefect_cli(
+        real_server, "variable", "set", "atasco-impresora", "0.35", "--overwrite"
+    )
+    assert set_it.returncode == 0, set_it.stdout + set_it.stderr
+    try:
+        open_page(page, f"{real_server.url}/v2/variables")
+        row = page.get_by_role("row").filter(has_text="atasco-impresora")
+        row.wait_for()
+        assert "0.35" in row.inner_text()
+        visible(page, "Variables").wait_for()  # en el menú de la izquierda
+    finally:
+        prefect_cli(real_server, "--no-prompt", "variable", "unset", "atasco-impresora")

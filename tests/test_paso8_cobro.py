@@ -137,6 +137,31 @@ def serve(comanda: str, **options):
     )
 
 
+def runs_of_comanda(client, comanda: str) -> list:
+    """Las corridas de esa comanda, de la primera a la última (entre las 100
+    más recientes del servidor de pruebas, que es de todo este proceso)."""
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=100)
+    return [r for r in reversed(runs) if r.parameters.get("comanda") == comanda]
+
+
+def logs_of_comanda(client, comanda: str) -> list[list[str]]:
+    """Lo que dijo cada corrida de esa comanda, en orden."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    flush_logs()
+    return [
+        [
+            log.message
+            for log in client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+            )
+        ]
+        for run in runs_of_comanda(client, comanda)
+    ]
+
+
 @pytest.mark.harness
 @pytest.mark.slow
 def test_a_comanda_served_twice_is_charged_once(restaurant, no_waits, own_home):
@@ -158,7 +183,6 @@ def test_a_jammed_printer_voids_the_reservation_and_the_ticket_says_so(
     restaurant, no_waits, own_home, harness_api, prefect_client, capsys
 ):
     from prefect import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     order = ["--plato", "Empanadas", "--plato", "Limonada", "--prob-quemar", "0"]
     assert paso8.main(["--comanda", "18", "--atasco", "1", *order]) == 1
@@ -169,17 +193,9 @@ def test_a_jammed_printer_voids_the_reservation_and_the_ticket_says_so(
     )
     assert states("18") == [caja.VOIDED]
     assert not bills().exists("cuenta-18")  # nada quedó guardado: no se cobró
-    (run,) = [
-        r
-        for r in prefect_client.read_flow_runs()
-        if r.parameters.get("comanda") == "18"
-    ]
+    (run,) = runs_of_comanda(prefect_client, "18")
     assert run.state.is_failed()
-    flush_logs()
-    logs = prefect_client.read_logs(
-        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
-    )
-    said = [log.message for log in logs]
+    (said,) = logs_of_comanda(prefect_client, "18")
     assert "Running rollback hook 'void_reservation'" in said
     assert "Cobro anulado: la comanda 18 no se cobra." in said
 
@@ -347,31 +363,6 @@ def test_the_chapter_commands_work_without_a_server(tmp_path):
 def chapter_section(heading: str) -> str:
     chapter = (ROOT / "capitulos" / "10-la-cuenta.md").read_text(encoding="utf-8")
     return chapter.split(f"\n## {heading}\n")[1].split("\n## ")[0]
-
-
-def runs_of_comanda(client, comanda: str) -> list:
-    """Las corridas de esa comanda, de la primera a la última (entre las 100
-    más recientes del servidor de pruebas, que es de todo este proceso)."""
-    from prefect.client.schemas.sorting import FlowRunSort
-
-    runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=100)
-    return [r for r in reversed(runs) if r.parameters.get("comanda") == comanda]
-
-
-def logs_of_comanda(client, comanda: str) -> list[list[str]]:
-    """Lo que dijo cada corrida de esa comanda, en orden."""
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    flush_logs()
-    return [
-        [
-            log.message
-            for log in client.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
-            )
-        ]
-        for run in runs_of_comanda(client, comanda)
-    ]
 
 
 @pytest.fixture
