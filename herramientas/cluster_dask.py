@@ -26,11 +26,19 @@ class DaskCluster:
     terminales (en un puerto libre), que las pruebas detienen por su PID.
 
     `worker_args`, si se da, reemplaza las opciones del worker del README: una
-    lista por cada proceso `dask worker` que se inicia.
+    lista por cada proceso `dask worker` que se inicia. `cwd` es la carpeta desde
+    donde arrancan (por defecto, el PREFECT_HOME del servidor).
     """
 
-    def __init__(self, server, worker_args: list[list[str]] | None = None, **env):
+    def __init__(
+        self,
+        server,
+        worker_args: list[list[str]] | None = None,
+        cwd: Path | None = None,
+        **env,
+    ):
         self.server = server
+        self.cwd = cwd or server.home
         self.port = str(free_port())
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.worker_args = worker_args
@@ -50,7 +58,7 @@ class DaskCluster:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "dask"), *args],
             # Fuera del repositorio: el código de las tasks lo manda el script
-            cwd=self.server.home,
+            cwd=self.cwd,
             env=self.env,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,

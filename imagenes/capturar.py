@@ -33,6 +33,7 @@ from herramientas.navegador import (  # noqa: E402
     wait_for_arrival,
     wait_for_state,
 )
+from herramientas.s3_local import LocalS3  # noqa: E402
 from herramientas.servidor import (  # noqa: E402
     PrefectServer,
     free_port,
@@ -59,6 +60,7 @@ CAPTURES = {
     "restaurante-cuenta.png": "el artefacto de la cuenta",
     "cobro-anulado.png": "la impresora trabada: el rollback anula la reserva",
     "variable-atasco.png": "la página Variables con atasco-impresora en 1",
+    "bloque-secret.png": "el bloque Secret clave-s3, con su valor tapado",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
@@ -282,6 +284,22 @@ def capture_all(home: Path, port: int) -> dict:
         ui_png(page, f"{server.url}/v2/variables", jam[3], shots["variable-atasco.png"])
         unset = readme_lines("prefect --no-prompt variable unset ")[0]  # cap. 10 y 12
         run_lesson(server, "-m", "prefect", *unset[1:])
+        # El almacén de la caché: moto y los dos bloques, con el comando del
+        # capítulo (la clave, como la escribe quien aprende)
+        with LocalS3(home) as s3:
+            (save,) = readme_lines("python introduction/guardar_almacen.py ")
+            save = [arg.replace("127.0.0.1:9000", s3.endpoint[7:]) for arg in save]
+            run_lesson(server, *save[1:], S3_CLAVE_SECRETA="moto")
+        (secret,) = server.post(
+            "/block_documents/filter",
+            {"block_documents": {"name": {"any_": ["clave-s3"]}}},
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/blocks/block/{secret['id']}",
+            "clave-s3",
+            shots["bloque-secret.png"],
+        )
 
         with server.serving("introduction/serve_iris.py"):
             cron = server.deployment("iris-classification/iris-diario")

@@ -37,6 +37,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
+from almacen import StorageProblem, load_storage
 from run_iris import temporary_server_note
 
 RANDOM_STATE = 42
@@ -71,6 +72,11 @@ CACHE_EXPIRATION = timedelta(days=7)
 NO_SERVER = (
     "Dask necesita `prefect server start`: sin él, cada proceso de Dask levantaría\n"
     "su propio servidor temporal. Ábrelo en otra terminal y ejecuta antes:\n"
+    "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
+)
+NO_SERVER_FOR_STORAGE = (
+    "Los bloques del almacén viven en `prefect server start`. Ábrelo en otra\n"
+    "terminal y ejecuta antes:\n"
     "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
 )
 
@@ -260,6 +266,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--recalcular", action="store_true", help="no usar la caché, guardar de nuevo"
     )
+    parser.add_argument(
+        "--almacen",
+        metavar="BLOQUE",
+        help="guardar resultados y caché en el bucket de ese bloque S3Bucket",
+    )
     args = parser.parse_args(argv)
     if args.procesos < 1 or (args.hilos is not None and args.hilos < 1):
         parser.error("--procesos y --hilos deben ser enteros mayores o iguales a 1")
@@ -271,6 +282,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Ejecutar la búsqueda con el ejecutor elegido y decir dónde verla."""
     args = parse_args(argv)
+    if args.almacen and not get_current_settings().api.url:
+        print(NO_SERVER_FOR_STORAGE, file=sys.stderr)
+        return 1
     if args.dask or args.dask_direccion:
         if not get_current_settings().api.url:
             print(NO_SERVER, file=sys.stderr)
@@ -286,6 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     # de cálculo cada una, se estorban (Dask ya lo hace en sus procesos)
     threadpool_limits(limits=1)
     search = search_models.with_options(task_runner=choose_task_runner(args))
+    if args.almacen:
+        try:
+            almacen = load_storage(args.almacen)
+        except StorageProblem as problema:
+            print(problema, file=sys.stderr)
+            return 1
+        # Las tasks guardan sus resultados, y la caché, en el bucket
+        search = search.with_options(result_storage=almacen)
     # Recalcular: ejecutar cada task aunque haya caché y guardar el resultado nuevo
     with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: args.recalcular}):
         search(CANDIDATOS, args.repeticiones)

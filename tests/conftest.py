@@ -45,6 +45,7 @@ SHARED_SERVERS = {
     "pool_server": "pool_server",
     "protected_server": "protected_server",
     "module_server": "{module}",  # uno por módulo: el grupo es el módulo
+    "local_s3": "{module}",
     # El servidor de pruebas: uno para las pruebas lentas de test_restaurant.py y
     # de los pasos (test_paso*.py) y otro para lo demás, así esas dos tandas
     # largas corren a la vez; la comprobación rápida usa solo el segundo
@@ -57,7 +58,7 @@ RESTAURANT_MODULES = (
     *(f"test_paso{n}" for n in ("5_grupo", "6_postre")),
 )
 # Las marcas que dejan a una prueba fuera de la comprobación rápida
-SLOW_MARKS = ("server", "browser", "postgres", "dask", "slow")
+SLOW_MARKS = ("server", "browser", "postgres", "dask", "s3", "slow")
 # Qué se reparte primero (medido con --durations): las pruebas que esperan un
 # lease, que casi no usan CPU, y después los grupos y las pruebas más largas
 LONGEST_FIRST = [
@@ -66,6 +67,7 @@ LONGEST_FIRST = [
     "harness-restaurant",
     "harness-others",
     "test_busqueda",  # ~200 s seguidos: al final, alarga la cola
+    "test_almacen",
     "served",
     "postgres",
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
@@ -276,6 +278,16 @@ def module_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-modulo")
     with PrefectServer(home, free_port()) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def local_s3(tmp_path_factory):
+    """El S3 local del capítulo 10 (`moto_server`), que además comprueba las
+    claves como AWS o MinIO: un usuario con su clave, la única que acepta."""
+    from herramientas.s3_local import LocalS3
+
+    with LocalS3(tmp_path_factory.mktemp("s3"), keys=True) as s3:
+        yield s3
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 from herramientas.cluster_dask import DaskCluster
 from herramientas.postgres import PostgresCluster
 from herramientas.procesos import run_python
+from herramientas.s3_local import LocalS3
 from herramientas.servidor import PrefectServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ MARKS = {
     "browser": "abre Chromium",
     "postgres": "levanta PostgreSQL",
     "dask": "levanta un clúster de Dask",
+    "s3": "levanta un servicio S3 local (moto_server)",
 }
 
 # Qué levanta cada fixture, y la marca que debe llevar la prueba que la usa
@@ -56,6 +58,7 @@ FIXTURE_MARKS = {
     "postgres": "postgres",
     "browser": "browser",
     "page": "browser",
+    "local_s3": "s3",
 }
 # Todas las pruebas recogidas, también las que `-m` deja fuera (conftest.py)
 COLLECTED: list[pytest.Item] = []
@@ -148,6 +151,7 @@ def _start_migrated(start):
 PrefectServer.start = _guarded(_start_migrated(PrefectServer.start), "server")
 PostgresCluster.start = _guarded(PostgresCluster.start, "postgres")
 DaskCluster.__enter__ = _guarded(DaskCluster.__enter__, "dask")
+LocalS3.__enter__ = _guarded(LocalS3.__enter__, "s3")
 
 
 def quick_start_link(output: str) -> re.Match:
@@ -192,6 +196,77 @@ def run_script(
     if "Creating a new Dask cluster" in output:
         require_mark("dask", "ejecutó un script que levantó un clúster de Dask")
     return result
+
+
+def in_a_terminal(
+    args: list[str],
+    env: dict[str, str],
+    *,
+    reply: tuple[str, str] | None = None,
+    until: str | None = None,
+    timeout: float = 90,
+) -> tuple[int | None, str]:
+    """Ejecutar Python en una terminal (un pty, que es la /dev/tty del proceso,
+    como en una consola); `reply` es una pregunta y lo que se le escribe cuando
+    aparece.
+
+    Devuelve el código de salida y lo que se vio (lo escrito también, si la
+    terminal lo mostró); si muestra `until` (una pregunta) o a los `timeout`
+    segundos sigue corriendo, se lo detiene y el código es None.
+    """
+    import fcntl
+    import select
+    import sys
+    import termios
+    import time
+
+    controller, terminal = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(terminal)
+    shown = b""
+    question, answer = reply or ("", "")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # la terminal se cerró: el proceso terminó
+                chunk = b""
+            shown += chunk
+            if not chunk and process.poll() is not None:
+                break
+            if until and until.encode() in shown and process.poll() is None:
+                break  # está preguntando: ya se vio lo que había que ver
+            if answer and question.encode() in shown:
+                os.write(controller, answer.encode())
+                answer = ""
+        elif process.poll() is not None:
+            break
+    code = process.poll()
+    if code is None:
+        process.kill()
+    process.wait()
+    os.close(controller)
+    return code, shown.decode("utf-8", "replace")
+
+
+def finished_evaluations(output: str, state: str = "Completed") -> int:
+    """Cuántos candidatos de la búsqueda terminaron en ese estado, según la salida
+    de un proceso (el script o un proceso de Dask)."""
+    return sum(
+        "Evaluar" in line and f"Finished in state {state}(" in line
+        for line in output.splitlines()
+    )
 
 
 def prefect_cli(server, *args: str) -> subprocess.CompletedProcess:

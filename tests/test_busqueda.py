@@ -20,7 +20,14 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 import buscar_modelo
 from herramientas.cluster_dask import DaskCluster
 from herramientas.documentos import docs_text
-from tests.helpers import ROOT, eventually, migrated_home, run_script, task_runs
+from tests.helpers import (
+    ROOT,
+    eventually,
+    finished_evaluations,
+    migrated_home,
+    run_script,
+    task_runs,
+)
 
 # ---------------------------------------------------------------------------
 # Nivel rápido: los candidatos y cada task con .fn(), sin servidor
@@ -504,14 +511,6 @@ def test_script_with_dask_starts_a_local_cluster_of_processes(module_server):
     assert len(written) == 9
 
 
-def finished_evaluations(output: str) -> int:
-    """Cuántos candidatos terminó un proceso de Dask, según su propia salida."""
-    return sum(
-        "Evaluar" in line and "Finished in state Completed()" in line
-        for line in output.splitlines()
-    )
-
-
 @pytest.mark.server
 @pytest.mark.dask
 def test_search_completes_when_a_dask_worker_is_killed_in_the_middle(module_server):
@@ -570,9 +569,8 @@ def test_without_the_main_guard_every_dask_process_fails_to_start(
     (tmp_path / "buscar_modelo.py").write_text(
         source[:guard] + "sys.exit(main())\n", encoding="utf-8"
     )
-    (tmp_path / "run_iris.py").write_bytes(
-        (ROOT / "introduction" / "run_iris.py").read_bytes()
-    )
+    for module in ("run_iris.py", "almacen.py"):  # lo que importa el script
+        (tmp_path / module).write_bytes((ROOT / "introduction" / module).read_bytes())
     result = run_script(
         str(tmp_path / "buscar_modelo.py"),
         "--dask",

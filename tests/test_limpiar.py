@@ -9,19 +9,16 @@ no lo vería.
 
 import asyncio
 import os
-import pty
-import select
 import shlex
 import shutil
 import sqlite3
 import subprocess
-import sys
-import time
 
 import pytest
 
+from almacen import BLOCK, SECRET
 from herramientas.servidor import PrefectServer, free_port
-from tests.helpers import ROOT
+from tests.helpers import ROOT, in_a_terminal
 
 pytestmark = pytest.mark.server
 
@@ -53,38 +50,7 @@ def in_terminal(
         "COLUMNS": "200",
     }
     env.pop("PREFECT_API_URL", None)  # vale lo que dice el perfil de quien aprende
-    main, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=env,
-        cwd=ROOT,
-        close_fds=True,
-    )
-    os.close(terminal)
-    shown, deadline = b"", time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([main], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:  # la terminal se cerró: el proceso terminó
-                chunk = b""
-            shown += chunk
-            if not chunk and process.poll() is not None:
-                break
-            if until and until.encode() in shown and process.poll() is None:
-                break  # está preguntando: ya se vio lo que había que ver
-        elif process.poll() is not None:
-            break
-    code = process.poll()
-    if code is None:
-        process.kill()
-    process.wait()
-    os.close(main)
-    return code, shown.decode("utf-8", "replace")
+    return in_a_terminal(["-m", "prefect", *args], env, until=until, timeout=timeout)
 
 
 def count_rows(database, table: str = "flow_run") -> int:
@@ -92,11 +58,22 @@ def count_rows(database, table: str = "flow_run") -> int:
         return connection.execute(f"select count(*) from {table}").fetchone()[0]
 
 
+def saved_blocks(server) -> list[str]:
+    """Los bloques con nombre del servidor (sin los anónimos, que van dentro de
+    otro bloque)."""
+    documents = server.post(
+        "/block_documents/filter",
+        {"block_documents": {"is_anonymous": {"eq_": False}}, "sort": "NAME_ASC"},
+    )
+    return [document["name"] for document in documents]
+
+
 def leave_everything(api_url: str) -> None:
     """Lo que dejan las lecciones en un servidor: una corrida, las mesas, los
     deployments (con el del ejercicio del capítulo 8), el work pool, la mesa
-    del ejercicio del capítulo 6 y la variable del capítulo 10."""
+    del ejercicio del capítulo 6 y la variable y los bloques del capítulo 10."""
     from prefect import get_client
+    from prefect.blocks.system import Secret
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.variables import Variable
@@ -104,6 +81,7 @@ def leave_everything(api_url: str) -> None:
     import run_iris
     import serve_iris
     import serve_restaurant
+    from almacen import storage_block
     from cobro import JAM_VARIABLE
     from mesas import open_restaurant
     from run_restaurant import serve_party
@@ -124,6 +102,11 @@ def leave_everything(api_url: str) -> None:
             )
             await client.upsert_global_concurrency_limit_by_name("mesa-6", limit=1)
             await Variable.aset(JAM_VARIABLE, 0)  # la del capítulo 10
+        # Los bloques del capítulo 10 (sin S3 de por medio: solo se guardan)
+        await storage_block("cache-busqueda", "http://127.0.0.1:9000", "cocina").save(
+            BLOCK
+        )
+        await Secret(value="moto").save(SECRET)
         every_two = await run_iris.iris_classification.ato_deployment(
             name="iris-cada-dos-minutos", cron="*/2 * * * *"
         )
@@ -156,6 +139,7 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         leave_everything(server.api_url)
         assert len(server.post("/deployments/filter", {})) == 3
         assert len(server.post("/variables/filter", {})) == 1
+        assert saved_blocks(server) == [BLOCK, SECRET]
 
         # Sin --no-prompt, en una terminal, borrar una mesa pregunta y espera
         code, shown = in_terminal(
@@ -177,6 +161,7 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         assert [limit["name"] for limit in limits] == []
         assert server.post("/work_pools/filter", {}) == []
         assert server.post("/variables/filter", {}) == []
+        assert saved_blocks(server) == []
         assert server.post("/flow_runs/count", {}) >= 1
 
         # Lo que no se creó: el comando dice que no lo encuentra, y nada más
@@ -188,6 +173,10 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
             tmp_path, "--no-prompt", "variable", "unset", "atasco-impresora"
         )
         assert code == 1 and "Variable 'atasco-impresora' not found." in shown, shown
+        code, shown = in_terminal(
+            tmp_path, "--no-prompt", "block", "delete", f"s3-bucket/{BLOCK}"
+        )
+        assert code == 1 and f"Block 's3-bucket/{BLOCK}' not found!" in shown, shown
 
 
 def test_starting_over_empties_the_database_and_the_profile(tmp_path):

@@ -1,0 +1,81 @@
+"""Guardar en Prefect el almacén S3 de la caché: un bloque S3Bucket y un Secret.
+
+El bloque `cache-busqueda` guarda el bucket, la dirección del servicio y el id de
+la clave; el bloque `clave-s3` guarda la clave secreta, que el script pide sin
+mostrarla (o lee de la variable de entorno S3_CLAVE_SECRETA). Con --crear-bucket
+crea también el bucket si no existe. Necesita `prefect server start`.
+Ejecutar con ``python introduction/guardar_almacen.py --endpoint URL --bucket B
+--id-clave ID``.
+"""
+
+import argparse
+import getpass
+import os
+import sys
+
+from prefect.blocks.system import Secret
+from prefect.settings import get_current_settings
+from pydantic import SecretStr
+
+from almacen import (
+    BLOCK,
+    SECRET,
+    MissingBucket,
+    StorageProblem,
+    check_bucket,
+    storage_block,
+)
+
+NO_SERVER = (
+    "Los bloques se guardan en el servidor de Prefect: ábrelo con\n"
+    "  prefect server start\n"
+    "y ejecuta antes  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Guardar los dos bloques y comprobar que el bucket responde con esas claves."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--endpoint", required=True, help="p. ej. http://127.0.0.1:9000"
+    )
+    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--id-clave", required=True, help="el id de la clave de S3")
+    parser.add_argument("--crear-bucket", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.endpoint.startswith(("http://", "https://")):
+        parser.error(
+            f"--endpoint es una dirección http:// o https://; llegó {args.endpoint!r}"
+        )
+    if not get_current_settings().api.url:
+        print(NO_SERVER, file=sys.stderr)
+        return 1
+    secret = os.environ.get("S3_CLAVE_SECRETA") or getpass.getpass(
+        "Clave secreta de S3 (no se ve al escribirla): "
+    )
+    if not secret:
+        print("La clave secreta está vacía: no guardé nada.", file=sys.stderr)
+        return 1
+    bucket = storage_block(args.bucket, args.endpoint, args.id_clave)
+    bucket.credentials.aws_secret_access_key = SecretStr(secret)
+    try:
+        try:
+            check_bucket(bucket)
+        except MissingBucket:
+            if not args.crear_bucket:
+                raise
+            bucket.credentials.get_s3_client().create_bucket(Bucket=args.bucket)
+            print(f"Bucket {args.bucket!r} creado en {args.endpoint}.")
+    except StorageProblem as problem:
+        print(problem, file=sys.stderr)
+        return 1
+    # El bloque del bucket se guarda sin la clave: la clave va en el Secret
+    bucket.credentials.aws_secret_access_key = None
+    bucket.save(BLOCK, overwrite=True)
+    Secret(value=secret).save(SECRET, overwrite=True)
+    print(f"Guardados los bloques S3Bucket {BLOCK!r} y Secret {SECRET!r}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+"""La caché de la búsqueda en un bucket (capítulo 10): bloques S3Bucket y Secret.
+
+Primero las piezas, sin servidor; después, contra un `prefect server start` y el
+S3 local del capítulo (`moto_server`), que aquí comprueba las claves como AWS o
+MinIO (fixture `local_s3`).
+"""
+
+import re
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from pydantic import SecretStr
+
+import guardar_almacen
+from almacen import BLOCK, SECRET, StorageProblem, check_bucket, storage_block
+from herramientas.cluster_dask import DaskCluster
+from herramientas.documentos import readme_lines
+from herramientas.procesos import free_port
+from tests.helpers import (
+    eventually,
+    finished_evaluations,
+    in_a_terminal,
+    prefect_cli,
+    run_script,
+)
+
+SEARCH = "introduction/buscar_modelo.py"
+
+
+def test_the_bucket_block_keeps_where_the_storage_is_but_not_the_secret_key():
+    bucket = storage_block("cache-busqueda", "http://127.0.0.1:9000", "cocina")
+    assert bucket.bucket_name == "cache-busqueda"
+    assert bucket.credentials.aws_access_key_id == "cocina"
+    assert bucket.credentials.aws_client_parameters.endpoint_url == (
+        "http://127.0.0.1:9000"
+    )
+    assert bucket.credentials.aws_secret_access_key is None
+
+
+def test_nobody_at_the_address_is_said_at_once_without_retrying():
+    dead = f"http://127.0.0.1:{free_port()}"
+    bucket = storage_block("cache-busqueda", dead, "cocina")
+    bucket.credentials.aws_secret_access_key = SecretStr("moto")
+    with pytest.raises(StorageProblem, match=f"Nadie responde en {dead}: no hay un"):
+        check_bucket(bucket)
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:9000", "ftp://127.0.0.1:9000"])
+def test_saving_refuses_an_address_that_is_not_http(endpoint, capsys):
+    args = ["--endpoint", endpoint, "--bucket", "b", "--id-clave", "cocina"]
+    with pytest.raises(SystemExit) as exit_info:
+        guardar_almacen.main(args)
+    assert exit_info.value.code == 2
+    assert f"--endpoint es una dirección http:// o https://; llegó {endpoint!r}" in (
+        capsys.readouterr().err
+    )
+
+
+def chapter_save_command(s3) -> list[str]:
+    """El comando del capítulo que guarda los bloques, con la dirección y el id de
+    la clave de este S3 local."""
+    (line,) = readme_lines("python introduction/guardar_almacen.py ")
+    line = [arg.replace("http://127.0.0.1:9000", s3.endpoint) for arg in line]
+    line[line.index("--id-clave") + 1] = s3.key_id
+    return line[1:]
+
+
+def chapter_search_command(address: str) -> list[str]:
+    """El comando del capítulo que busca con el almacén, en este clúster y con
+    menos repeticiones (lo que se prueba no cambia, se calcula menos)."""
+    (line,) = [
+        line
+        for line in readme_lines("python introduction/buscar_modelo.py ")
+        if "--almacen" in line
+    ]
+    line = [arg.replace("tcp://127.0.0.1:8786", address) for arg in line]
+    return [*line[1:], "--repeticiones", "2"]
+
+
+def save(server, s3, *args: str, secret: str | None = None):
+    return run_script(
+        *args,
+        home=server.home,
+        api_url=server.api_url,
+        timeout=120,
+        S3_CLAVE_SECRETA=secret or s3.secret,
+    )
+
+
+def block_document(server, name: str, secrets: bool = False) -> dict:
+    """El bloque guardado con ese nombre, como lo da la API (y la UI)."""
+    (found,) = server.post(
+        "/block_documents/filter",
+        {"block_documents": {"name": {"any_": [name]}}, "include_secrets": secrets},
+    )
+    return found
+
+
+@pytest.fixture(scope="module")
+def saved(module_server, local_s3) -> str:
+    """Los dos bloques, guardados con el comando del capítulo en una terminal, con
+    la clave escrita cuando la pide."""
+    env = module_server.env(PREFECT_API_URL=module_server.api_url, PYTHONUTF8="1")
+    code, seen = in_a_terminal(
+        chapter_save_command(local_s3),
+        env,
+        reply=("Clave secreta de S3", local_s3.secret + "\n"),
+    )
+    assert code == 0, seen
+    return seen
+
+
+def search_runs(server) -> list[dict]:
+    return server.flow_runs("buscar-modelo")
+
+
+@pytest.fixture(scope="module")
+def two_searches(module_server, local_s3, saved, tmp_path_factory) -> list[dict]:
+    """La búsqueda dos veces, cada una en un clúster de Dask cuyo worker corre en
+    otra carpeta y con otro PREFECT_HOME, y cada script con el suyo, como dos
+    máquinas que solo comparten el servidor de Prefect y el bucket."""
+    searches = []
+    for machine in ("primera", "segunda"):
+        folder = tmp_path_factory.mktemp(f"maquina-{machine}")
+        with DaskCluster(
+            module_server, cwd=folder, PREFECT_HOME=str(folder / "prefect")
+        ) as dask:
+            result = run_script(
+                *chapter_search_command(dask.address),
+                home=tmp_path_factory.mktemp(f"script-{machine}"),
+                api_url=module_server.api_url,
+            )
+            workers = dask.worker_output(0)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", output)[1]
+        runs = eventually(
+            lambda run_id=run_id: module_server.task_runs(run_id),
+            lambda runs: (
+                len(runs) == 9
+                and all(t["state_name"] in ("Completed", "Cached") for t in runs)
+            ),
+            what=f"las 9 task runs de la búsqueda {run_id}, terminadas",
+            timeout=90,
+        )
+        searches.append(
+            {
+                "id": run_id,
+                "output": output,
+                "workers": workers,
+                "folder": folder,
+                "states": sorted(t["state_name"] for t in runs),
+            }
+        )
+    return searches
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_saving_the_storage_keeps_the_secret_key_in_the_secret_block_only(
+    saved, module_server, local_s3
+):
+    # La pide sin mostrarla: en la terminal no aparece lo que se escribió
+    assert "Clave secreta de S3 (no se ve al escribirla):" in saved
+    assert "Bucket 'cache-busqueda' creado en" in saved
+    assert f"Guardados los bloques S3Bucket {BLOCK!r} y Secret {SECRET!r}." in saved
+    assert local_s3.secret not in saved
+    # El bloque del bucket: dirección, bucket e id de la clave, sin la clave
+    bucket = block_document(module_server, BLOCK, secrets=True)
+    credentials = bucket["data"]["credentials"]
+    assert bucket["data"]["bucket_name"] == "cache-busqueda"
+    assert credentials["aws_access_key_id"] == local_s3.key_id
+    assert credentials["aws_client_parameters"]["endpoint_url"] == local_s3.endpoint
+    assert credentials.get("aws_secret_access_key") is None
+    # El Secret: tapado para quien lo lee (la UI), entero para quien lo pide
+    assert block_document(module_server, SECRET)["data"]["value"] == "********"
+    assert block_document(module_server, SECRET, True)["data"]["value"] == (
+        local_s3.secret
+    )
+
+
+@pytest.mark.server
+@pytest.mark.s3
+@pytest.mark.dask
+def test_two_dask_workers_in_other_folders_share_the_cache_through_the_bucket(
+    two_searches, local_s3
+):
+    first, second = two_searches
+    assert first["states"] == ["Completed"] * 9
+    assert second["states"] == ["Cached"] * 9  # la segunda, toda de la caché
+    # Los procesos de Dask de la primera máquina evaluaron; los de la segunda
+    # solo encontraron los resultados
+    assert finished_evaluations(first["workers"]) == 8
+    assert finished_evaluations(second["workers"]) == 0
+    assert finished_evaluations(second["workers"], "Cached") == 8
+    assert "Ganador: k_vecinos" in second["output"]
+    # Los resultados están en el bucket, no en el disco de nadie
+    assert len(local_s3.objects("cache-busqueda")) >= 9
+    for search in two_searches:
+        assert not list(search["folder"].rglob("storage"))
+
+
+@pytest.mark.server
+@pytest.mark.s3
+@pytest.mark.dask
+def test_the_secret_key_is_not_in_the_output_the_logs_or_the_artifacts(
+    two_searches, module_server, local_s3
+):
+    runs = [search["id"] for search in two_searches]
+    logs = module_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": runs}}})
+    artifacts = module_server.post(
+        "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": runs}}}
+    )
+    assert len(logs) > 10 and artifacts  # lo buscado está ahí
+    everything = [
+        *(search["output"] + search["workers"] for search in two_searches),
+        *(str(log) for log in logs),
+        *(str(artifact) for artifact in artifacts),
+    ]
+    assert [text for text in everything if local_s3.secret in text] == []
+
+
+@pytest.mark.server
+@pytest.mark.s3
+@pytest.mark.browser
+def test_the_blocks_page_lists_both_blocks_and_the_secret_stays_hidden(
+    saved, module_server, local_s3, page
+):
+    # "la página Blocks lista los dos bloques; el Secret muestra su valor tapado"
+    page.goto(f"{module_server.url}/v2/blocks")
+    page.wait_for_load_state("networkidle")
+    for name in (BLOCK, SECRET):
+        page.get_by_text(name, exact=True).filter(visible=True).first.wait_for()
+    secret = block_document(module_server, SECRET)
+    page.goto(f"{module_server.url}/v2/blocks/block/{secret['id']}")
+    page.wait_for_load_state("networkidle")
+    page.get_by_text(SECRET).filter(visible=True).first.wait_for()
+    page.get_by_text("********").filter(visible=True).first.wait_for()
+    # El código de ejemplo de la página trae una clave de ejemplo, no la guardada
+    assert "sk-1234567890" in page.content()
+    assert local_s3.secret not in page.content()
+
+
+def search_refuses(server, almacen: str, *expected: str) -> None:
+    """La búsqueda con ese almacén sale con 1, lo explica y no crea ninguna corrida."""
+    before = len(search_runs(server))
+    result = run_script(
+        SEARCH,
+        "--almacen",
+        almacen,
+        "--repeticiones",
+        "2",
+        home=server.home,
+        api_url=server.api_url,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    for line in expected:
+        assert line in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(search_runs(server)) == before
+
+
+def save_block(server, name: str, bucket) -> None:
+    """Guardar un bloque como lo guardaría alguien desde la UI."""
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        bucket.save(name, overwrite=True)
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_a_storage_block_that_does_not_exist_is_named(saved, module_server):
+    search_refuses(
+        module_server,
+        "no-existe",
+        "No hay un bloque S3Bucket llamado 'no-existe' en el servidor de Prefect.",
+        "python introduction/guardar_almacen.py --endpoint URL",
+    )
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_nobody_answering_at_the_endpoint_is_said_at_once(saved, module_server):
+    dead = f"http://127.0.0.1:{free_port()}"
+    save_block(
+        module_server, "cache-apagada", storage_block("cache-busqueda", dead, "x")
+    )
+    search_refuses(
+        module_server,
+        "cache-apagada",
+        f"Nadie responde en {dead}: no hay un servicio S3 ahí.",
+        "moto_server -H 127.0.0.1 -p 9000",
+    )
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_a_missing_bucket_is_named_and_nothing_is_saved(saved, module_server, local_s3):
+    args = chapter_save_command(local_s3)
+    args[args.index("--bucket") + 1] = "no-hay-tal"
+    args.remove("--crear-bucket")
+    result = save(module_server, local_s3, *args)
+    assert result.returncode == 1
+    assert f"No existe el bucket 'no-hay-tal' en {local_s3.endpoint}." in result.stderr
+    assert "Traceback" not in result.stderr
+    # Los bloques siguen siendo los de antes
+    assert block_document(module_server, BLOCK)["data"]["bucket_name"] == (
+        "cache-busqueda"
+    )
+    bucket = storage_block("no-hay-tal", local_s3.endpoint, local_s3.key_id)
+    save_block(module_server, "cache-sin-bucket", bucket)
+    search_refuses(
+        module_server,
+        "cache-sin-bucket",
+        f"No existe el bucket 'no-hay-tal' en {local_s3.endpoint}.",
+        "--crear-bucket",
+    )
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_a_wrong_secret_key_is_refused_by_the_service(saved, module_server, local_s3):
+    result = save(
+        module_server, local_s3, *chapter_save_command(local_s3), secret="mala"
+    )
+    assert result.returncode == 1
+    assert "El servicio no acepta las claves para el bucket 'cache-busqueda'" in (
+        result.stderr
+    )
+    assert "(respuesta 403)" in result.stderr
+    assert "Traceback" not in result.stderr
+    secret = block_document(module_server, SECRET, secrets=True)
+    assert secret["data"]["value"] == local_s3.secret  # no se guardó la mala
+    # Alguien cambia la clave en la UI por una que no es
+    from prefect.blocks.system import Secret
+
+    save_block(module_server, SECRET, Secret(value=SecretStr("mala")))
+    try:
+        search_refuses(
+            module_server,
+            BLOCK,
+            "El servicio no acepta las claves para el bucket 'cache-busqueda'",
+            f"(bloque {SECRET!r}); guárdalas otra vez con",
+        )
+    finally:
+        save_block(module_server, SECRET, Secret(value=local_s3.secret))
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_a_missing_secret_block_is_named_and_how_to_save_it(
+    saved, module_server, local_s3
+):
+    deleted = prefect_cli(
+        module_server, "--no-prompt", "block", "delete", "secret/clave-s3"
+    )
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    try:
+        search_refuses(
+            module_server,
+            BLOCK,
+            "No hay un bloque Secret llamado 'clave-s3' con la clave secreta de S3.",
+            "Blocks, +, Secret.",
+        )
+    finally:
+        from prefect.blocks.system import Secret
+
+        save_block(module_server, SECRET, Secret(value=local_s3.secret))
