@@ -32,11 +32,11 @@ def readme_s3_command() -> list[str]:
 class LocalS3:
     """`moto_server` en un puerto libre; `endpoint` es su dirección http://."""
 
-    def __init__(self, log_dir: Path, keys: bool = False):
-        self.port = str(free_port())
+    def __init__(self, log_dir: Path, keys: bool = False, port: int | None = None):
+        self.port = str(port or free_port())
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.keys = keys
-        self.log = log_dir / f"moto-{self.port}.log"
+        self.log = log_dir / f"moto-{self.port}-{time.monotonic_ns()}.log"
         self.key_id = "cocina"  # moto sin claves acepta cualquiera
         self.secret = "clave-de-prueba"
         self.process: subprocess.Popen | None = None

@@ -60,7 +60,7 @@ CAPTURES = {
     "restaurante-cuenta.png": "el artefacto de la cuenta",
     "cobro-anulado.png": "la impresora trabada: el rollback anula la reserva",
     "variable-atasco.png": "la página Variables con atasco-impresora en 1",
-    "bloque-secret.png": "el bloque Secret clave-s3, con su valor tapado",
+    "bloque-secret.png": "el bloque Secret clave-s3, con su valor oculto",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",

@@ -8,7 +8,9 @@ del servicio (endpoint) y el id de la clave, y un `Secret` con la clave secreta.
 
 import botocore.exceptions
 from botocore.config import Config
+from prefect import get_client
 from prefect.blocks.system import Secret
+from prefect.settings import get_current_settings
 from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import SecretStr
@@ -26,18 +28,38 @@ class MissingBucket(StorageProblem):
     """El servicio responde y acepta las claves, pero el bucket no existe."""
 
 
-def storage_block(bucket: str, endpoint: str, key_id: str) -> S3Bucket:
+def storage_block(
+    bucket: str, endpoint: str, key_id: str, region: str = "us-east-1"
+) -> S3Bucket:
     """El bloque del bucket, sin la clave secreta (esa va en el bloque Secret)."""
     credentials = AwsCredentials(
         aws_access_key_id=key_id,
-        region_name="us-east-1",
+        region_name=region,
         aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
     )
     return S3Bucket(bucket_name=bucket, credentials=credentials)
 
 
+def check_prefect_server() -> None:
+    """Los bloques viven en el servidor de Prefect: comprobar que responde."""
+    url = get_current_settings().api.url
+    if not url:
+        raise StorageProblem(
+            "Los bloques del almacén viven en `prefect server start`. Ábrelo en otra\n"
+            "terminal y ejecuta antes:\n"
+            "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    with get_client(sync_client=True) as client:
+        if client.api_healthcheck() is not None:
+            raise StorageProblem(
+                f"Nadie responde en {url}: el servidor de Prefect no está abierto.\n"
+                "Ábrelo en otra terminal con  prefect server start"
+            )
+
+
 def load_storage(name: str = BLOCK) -> S3Bucket:
     """Cargar el bucket y su clave del servidor, y comprobar que se puede usar."""
+    check_prefect_server()
     try:
         bucket = S3Bucket.load(name)
     except ValueError:

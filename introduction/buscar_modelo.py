@@ -74,11 +74,6 @@ NO_SERVER = (
     "su propio servidor temporal. Ábrelo en otra terminal y ejecuta antes:\n"
     "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
 )
-NO_SERVER_FOR_STORAGE = (
-    "Los bloques del almacén viven en `prefect server start`. Ábrelo en otra\n"
-    "terminal y ejecuta antes:\n"
-    "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
-)
 
 
 def describe(candidato: dict) -> str:
@@ -282,9 +277,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Ejecutar la búsqueda con el ejecutor elegido y decir dónde verla."""
     args = parse_args(argv)
-    if args.almacen and not get_current_settings().api.url:
-        print(NO_SERVER_FOR_STORAGE, file=sys.stderr)
-        return 1
     if args.dask or args.dask_direccion:
         if not get_current_settings().api.url:
             print(NO_SERVER, file=sys.stderr)

@@ -14,7 +14,6 @@ import os
 import sys
 
 from prefect.blocks.system import Secret
-from prefect.settings import get_current_settings
 from pydantic import SecretStr
 
 from almacen import (
@@ -23,13 +22,8 @@ from almacen import (
     MissingBucket,
     StorageProblem,
     check_bucket,
+    check_prefect_server,
     storage_block,
-)
-
-NO_SERVER = (
-    "Los bloques se guardan en el servidor de Prefect: ábrelo con\n"
-    "  prefect server start\n"
-    "y ejecuta antes  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
 )
 
 
@@ -41,14 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--id-clave", required=True, help="el id de la clave de S3")
+    parser.add_argument("--region", default="us-east-1", help="con AWS, la del bucket")
     parser.add_argument("--crear-bucket", action="store_true")
     args = parser.parse_args(argv)
     if not args.endpoint.startswith(("http://", "https://")):
         parser.error(
             f"--endpoint es una dirección http:// o https://; llegó {args.endpoint!r}"
         )
-    if not get_current_settings().api.url:
-        print(NO_SERVER, file=sys.stderr)
+    try:
+        check_prefect_server()  # antes de pedir la clave
+    except StorageProblem as problem:
+        print(problem, file=sys.stderr)
         return 1
     secret = os.environ.get("S3_CLAVE_SECRETA") or getpass.getpass(
         "Clave secreta de S3 (no se ve al escribirla): "
@@ -56,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if not secret:
         print("La clave secreta está vacía: no guardé nada.", file=sys.stderr)
         return 1
-    bucket = storage_block(args.bucket, args.endpoint, args.id_clave)
+    bucket = storage_block(args.bucket, args.endpoint, args.id_clave, args.region)
     bucket.credentials.aws_secret_access_key = SecretStr(secret)
     try:
         try:
@@ -64,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         except MissingBucket:
             if not args.crear_bucket:
                 raise
-            bucket.credentials.get_s3_client().create_bucket(Bucket=args.bucket)
+            where = {}  # fuera de us-east-1, S3 pide la región del bucket nuevo
+            if args.region != "us-east-1":
+                where["CreateBucketConfiguration"] = {"LocationConstraint": args.region}
+            bucket.credentials.get_s3_client().create_bucket(
+                Bucket=args.bucket, **where
+            )
             print(f"Bucket {args.bucket!r} creado en {args.endpoint}.")
     except StorageProblem as problem:
         print(problem, file=sys.stderr)

@@ -3,8 +3,9 @@
 En la misma corrida y con el mismo trabajo: los candidatos uno tras otro sin
 Prefect (la base), el flow con hilos, con un clúster local de Dask de 2 procesos
 (contando lo que tarda en arrancar, y ya arrancado), el mismo clúster sin Prefect
-(lo más que da la máquina) y una segunda corrida que sale de la caché. Levanta
-su propio `prefect server start`. Imprime tiempos y cocientes.
+(lo más que da la máquina), una segunda corrida que sale de la caché y el clúster
+guardando la caché en un bucket del S3 local (`moto_server`) y leyéndola de allí.
+Levanta su propio `prefect server start` y su moto. Imprime tiempos y cocientes.
 Uso: ``python mediciones/busqueda.py [--repeticiones 50]``.
 """
 
@@ -37,9 +38,11 @@ from prefect.settings import (  # noqa: E402
 )
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect_dask import DaskTaskRunner  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 import buscar_modelo  # noqa: E402
-from herramientas import cluster_dask, servidor  # noqa: E402
+from almacen import storage_block  # noqa: E402
+from herramientas import cluster_dask, s3_local, servidor  # noqa: E402
 
 PROCESOS = 2
 
@@ -75,14 +78,19 @@ def dask_alone(address: str, repeticiones: int) -> list[dict]:
         return buscar_modelo.comparison_table(client.gather(futures))
 
 
-def with_runner(runner, repeticiones: int, refresh: bool = True) -> list[dict]:
-    """Ejecutar el flow con un ejecutor de tasks; sin caché salvo que se pida."""
+def with_runner(
+    runner, repeticiones: int, refresh: bool = True, storage=None
+) -> list[dict]:
+    """Ejecutar el flow con un ejecutor de tasks; sin caché salvo que se pida.
+    Con `storage`, los resultados (y la caché) van a ese bucket."""
     search = buscar_modelo.search_models.with_options(task_runner=runner)
+    if storage is not None:
+        search = search.with_options(result_storage=storage)
     with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: refresh}):
         return search(buscar_modelo.CANDIDATOS, repeticiones)["tabla"]
 
 
-def measure(n: int, veces: int, address: str) -> dict[str, list]:
+def measure(n: int, veces: int, address: str, bucket) -> dict[str, list]:
     """Medir los casos por rondas (uno de cada uno por ronda) para repartir el ruido."""
     threads = ThreadPoolTaskRunner()
     local = DaskTaskRunner(
@@ -100,6 +108,12 @@ def measure(n: int, veces: int, address: str) -> dict[str, list]:
         ),
         f"Dask sin Prefect, {PROCESOS} procesos (el techo)": lambda: dask_alone(
             address, n
+        ),
+        f"Dask, {PROCESOS} procesos, guardando en el bucket": lambda: with_runner(
+            running, n, storage=bucket
+        ),
+        f"Dask, {PROCESOS} procesos, desde el bucket (caché)": lambda: with_runner(
+            running, n, False, bucket
         ),
         # Las corridas anteriores guardaron cada resultado: esta sale de la caché
         "flow con hilos, otra vez (caché)": lambda: with_runner(threads, n, False),
@@ -132,8 +146,15 @@ def main() -> None:
             DASK_LOGGING__DISTRIBUTED="warning",
             PYTHONPATH=str(ROOT / "introduction"),
         )
-        with temporary_settings({PREFECT_API_URL: server.api_url}), cluster:
-            results = measure(args.repeticiones, args.veces, cluster.address)
+        with (
+            temporary_settings({PREFECT_API_URL: server.api_url}),
+            cluster,
+            s3_local.LocalS3(home) as s3,
+        ):
+            s3.client().create_bucket(Bucket="cache-busqueda")
+            bucket = storage_block("cache-busqueda", s3.endpoint, s3.key_id)
+            bucket.credentials.aws_secret_access_key = SecretStr(s3.secret)
+            results = measure(args.repeticiones, args.veces, cluster.address, bucket)
             APILogHandler().flush()  # los logs, antes de apagar el servidor
 
     tablas = [tabla for runs in results.values() for _, tabla in runs]
@@ -162,6 +183,11 @@ def main() -> None:
         )
     print(
         f"La corrida desde la caché, frente a la 1.ª con hilos: {first / cached:.1f}×"
+    )
+    saving, from_bucket = medians[names[-3]], medians[names[-2]]
+    print(
+        f"Desde el bucket, frente a la que guarda en él (Dask): "
+        f"{saving / from_bucket:.1f}×"
     )
 
 

@@ -12,10 +12,18 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from pydantic import SecretStr
 
 import guardar_almacen
-from almacen import BLOCK, SECRET, StorageProblem, check_bucket, storage_block
+from almacen import (
+    BLOCK,
+    SECRET,
+    MissingBucket,
+    StorageProblem,
+    check_bucket,
+    storage_block,
+)
 from herramientas.cluster_dask import DaskCluster
 from herramientas.documentos import readme_lines
 from herramientas.procesos import free_port
+from herramientas.s3_local import LocalS3
 from tests.helpers import (
     eventually,
     finished_evaluations,
@@ -28,8 +36,8 @@ SEARCH = "introduction/buscar_modelo.py"
 
 
 def test_the_bucket_block_keeps_where_the_storage_is_but_not_the_secret_key():
-    bucket = storage_block("cache-busqueda", "http://127.0.0.1:9000", "cocina")
-    assert bucket.bucket_name == "cache-busqueda"
+    bucket = storage_block("resultados-busqueda", "http://127.0.0.1:9000", "cocina")
+    assert bucket.bucket_name == "resultados-busqueda"
     assert bucket.credentials.aws_access_key_id == "cocina"
     assert bucket.credentials.aws_client_parameters.endpoint_url == (
         "http://127.0.0.1:9000"
@@ -39,7 +47,7 @@ def test_the_bucket_block_keeps_where_the_storage_is_but_not_the_secret_key():
 
 def test_nobody_at_the_address_is_said_at_once_without_retrying():
     dead = f"http://127.0.0.1:{free_port()}"
-    bucket = storage_block("cache-busqueda", dead, "cocina")
+    bucket = storage_block("resultados-busqueda", dead, "cocina")
     bucket.credentials.aws_secret_access_key = SecretStr("moto")
     with pytest.raises(StorageProblem, match=f"Nadie responde en {dead}: no hay un"):
         check_bucket(bucket)
@@ -65,16 +73,27 @@ def chapter_save_command(s3) -> list[str]:
     return line[1:]
 
 
-def chapter_search_command(address: str) -> list[str]:
-    """El comando del capítulo que busca con el almacén, en este clúster y con
+def chapter_search_commands(address: str) -> list[list[str]]:
+    """Los dos comandos del capítulo que buscan con el almacén (el segundo, con
+    otra carpeta de Prefect), sin las variables de entorno, en este clúster y con
     menos repeticiones (lo que se prueba no cambia, se calcula menos)."""
-    (line,) = [
+    (first,) = [
         line
         for line in readme_lines("python introduction/buscar_modelo.py ")
         if "--almacen" in line
     ]
-    line = [arg.replace("tcp://127.0.0.1:8786", address) for arg in line]
-    return [*line[1:], "--repeticiones", "2"]
+    (second,) = readme_lines("PREFECT_HOME=/tmp/otra-maquina ")
+    # La segunda, como desde otra máquina: otra carpeta de Prefect, el mismo
+    # servidor (lo que pone la prueba con home= y api_url=)
+    assert second[:2] == [
+        "PREFECT_HOME=/tmp/otra-maquina",
+        "PREFECT_API_URL=http://127.0.0.1:4200/api",
+    ]
+    assert second[2:] == first
+    return [
+        [arg.replace("tcp://127.0.0.1:8786", address) for arg in first[1:]]
+        + ["--repeticiones", "2"]
+    ] * 2
 
 
 def save(server, s3, *args: str, secret: str | None = None):
@@ -120,13 +139,15 @@ def two_searches(module_server, local_s3, saved, tmp_path_factory) -> list[dict]
     otra carpeta y con otro PREFECT_HOME, y cada script con el suyo, como dos
     máquinas que solo comparten el servidor de Prefect y el bucket."""
     searches = []
-    for machine in ("primera", "segunda"):
+    for machine, command in zip(("primera", "segunda"), (0, 1), strict=True):
         folder = tmp_path_factory.mktemp(f"maquina-{machine}")
         with DaskCluster(
             module_server, cwd=folder, PREFECT_HOME=str(folder / "prefect")
         ) as dask:
+            # Los procesos de Dask no tienen la clave: les llega con cada task
+            assert local_s3.secret not in str(dask.env)
             result = run_script(
-                *chapter_search_command(dask.address),
+                *chapter_search_commands(dask.address)[command],
                 home=tmp_path_factory.mktemp(f"script-{machine}"),
                 api_url=module_server.api_url,
             )
@@ -155,6 +176,37 @@ def two_searches(module_server, local_s3, saved, tmp_path_factory) -> list[dict]
     return searches
 
 
+@pytest.mark.slow
+def test_a_prefect_server_that_does_not_answer_is_named_before_anything(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/api"
+    expected = f"Nadie responde en {dead}: el servidor de Prefect no está abierto."
+    for args in (
+        ["introduction/guardar_almacen.py", "--endpoint", "http://127.0.0.1:9000"]
+        + ["--bucket", "resultados-busqueda", "--id-clave", "cocina"],
+        [SEARCH, "--almacen", BLOCK],
+    ):
+        result = run_script(*args, home=tmp_path, api_url=dead, timeout=120)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert expected in result.stderr and "prefect server start" in result.stderr
+        assert "Traceback" not in output
+        assert "Clave secreta" not in output  # no la pidió: no la habría guardado
+
+
+@pytest.mark.s3
+def test_moto_keeps_the_bucket_in_memory_and_a_restart_loses_it(tmp_path):
+    # "moto guarda todo en memoria: si lo detienes, el bucket desaparece"
+    port = free_port()
+    with LocalS3(tmp_path, port=port) as s3:
+        s3.client().create_bucket(Bucket="resultados-busqueda")
+        assert s3.objects("resultados-busqueda") == []  # existe, vacío
+    with LocalS3(tmp_path, port=port) as s3:
+        bucket = storage_block("resultados-busqueda", s3.endpoint, s3.key_id)
+        bucket.credentials.aws_secret_access_key = SecretStr(s3.secret)
+        with pytest.raises(MissingBucket, match="No existe el bucket"):
+            check_bucket(bucket)
+
+
 @pytest.mark.server
 @pytest.mark.s3
 def test_saving_the_storage_keeps_the_secret_key_in_the_secret_block_only(
@@ -162,17 +214,17 @@ def test_saving_the_storage_keeps_the_secret_key_in_the_secret_block_only(
 ):
     # La pide sin mostrarla: en la terminal no aparece lo que se escribió
     assert "Clave secreta de S3 (no se ve al escribirla):" in saved
-    assert "Bucket 'cache-busqueda' creado en" in saved
+    assert "Bucket 'resultados-busqueda' creado en" in saved
     assert f"Guardados los bloques S3Bucket {BLOCK!r} y Secret {SECRET!r}." in saved
     assert local_s3.secret not in saved
     # El bloque del bucket: dirección, bucket e id de la clave, sin la clave
     bucket = block_document(module_server, BLOCK, secrets=True)
     credentials = bucket["data"]["credentials"]
-    assert bucket["data"]["bucket_name"] == "cache-busqueda"
+    assert bucket["data"]["bucket_name"] == "resultados-busqueda"
     assert credentials["aws_access_key_id"] == local_s3.key_id
     assert credentials["aws_client_parameters"]["endpoint_url"] == local_s3.endpoint
     assert credentials.get("aws_secret_access_key") is None
-    # El Secret: tapado para quien lo lee (la UI), entero para quien lo pide
+    # El Secret: oculto para quien lo lee (la UI), entero para quien lo pide
     assert block_document(module_server, SECRET)["data"]["value"] == "********"
     assert block_document(module_server, SECRET, True)["data"]["value"] == (
         local_s3.secret
@@ -195,7 +247,7 @@ def test_two_dask_workers_in_other_folders_share_the_cache_through_the_bucket(
     assert finished_evaluations(second["workers"], "Cached") == 8
     assert "Ganador: k_vecinos" in second["output"]
     # Los resultados están en el bucket, no en el disco de nadie
-    assert len(local_s3.objects("cache-busqueda")) >= 9
+    assert len(local_s3.objects("resultados-busqueda")) >= 9
     for search in two_searches:
         assert not list(search["folder"].rglob("storage"))
 
@@ -226,7 +278,8 @@ def test_the_secret_key_is_not_in_the_output_the_logs_or_the_artifacts(
 def test_the_blocks_page_lists_both_blocks_and_the_secret_stays_hidden(
     saved, module_server, local_s3, page
 ):
-    # "la página Blocks lista los dos bloques; el Secret muestra su valor tapado"
+    # "la página Blocks lista los dos bloques; al hacer clic en clave-s3, su valor
+    # aparece oculto"
     page.goto(f"{module_server.url}/v2/blocks")
     page.wait_for_load_state("networkidle")
     for name in (BLOCK, SECRET):
@@ -282,7 +335,7 @@ def test_a_storage_block_that_does_not_exist_is_named(saved, module_server):
 def test_nobody_answering_at_the_endpoint_is_said_at_once(saved, module_server):
     dead = f"http://127.0.0.1:{free_port()}"
     save_block(
-        module_server, "cache-apagada", storage_block("cache-busqueda", dead, "x")
+        module_server, "cache-apagada", storage_block("resultados-busqueda", dead, "x")
     )
     search_refuses(
         module_server,
@@ -304,7 +357,7 @@ def test_a_missing_bucket_is_named_and_nothing_is_saved(saved, module_server, lo
     assert "Traceback" not in result.stderr
     # Los bloques siguen siendo los de antes
     assert block_document(module_server, BLOCK)["data"]["bucket_name"] == (
-        "cache-busqueda"
+        "resultados-busqueda"
     )
     bucket = storage_block("no-hay-tal", local_s3.endpoint, local_s3.key_id)
     save_block(module_server, "cache-sin-bucket", bucket)
@@ -323,7 +376,7 @@ def test_a_wrong_secret_key_is_refused_by_the_service(saved, module_server, loca
         module_server, local_s3, *chapter_save_command(local_s3), secret="mala"
     )
     assert result.returncode == 1
-    assert "El servicio no acepta las claves para el bucket 'cache-busqueda'" in (
+    assert "El servicio no acepta las claves para el bucket 'resultados-busqueda'" in (
         result.stderr
     )
     assert "(respuesta 403)" in result.stderr
@@ -338,7 +391,7 @@ def test_a_wrong_secret_key_is_refused_by_the_service(saved, module_server, loca
         search_refuses(
             module_server,
             BLOCK,
-            "El servicio no acepta las claves para el bucket 'cache-busqueda'",
+            "El servicio no acepta las claves para el bucket 'resultados-busqueda'",
             f"(bloque {SECRET!r}); guárdalas otra vez con",
         )
     finally:
