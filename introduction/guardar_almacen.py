@@ -47,11 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     except StorageProblem as problem:
         print(problem, file=sys.stderr)
         return 1
-    secret = os.environ.get("S3_CLAVE_SECRETA") or getpass.getpass(
-        "Clave secreta de S3 (no se ve al escribirla): "
-    )
+    try:
+        secret = os.environ.get("S3_CLAVE_SECRETA") or getpass.getpass(
+            "Clave secreta de S3 (no se ve al escribirla): "
+        )
+    except (EOFError, KeyboardInterrupt):  # Ctrl+D o Ctrl+C en lugar de la clave
+        secret = ""
     if not secret:
-        print("La clave secreta está vacía: no guardé nada.", file=sys.stderr)
+        print(
+            "No escribiste la clave secreta: no guardé nada. Vuelve a ejecutar el "
+            "comando y escríbela cuando la pida.",
+            file=sys.stderr,
+        )
         return 1
     bucket = storage_block(args.bucket, args.endpoint, args.id_clave, args.region)
     bucket.credentials.aws_secret_access_key = SecretStr(secret)

@@ -322,6 +322,25 @@ def save_block(server, name: str, bucket) -> None:
 
 @pytest.mark.server
 @pytest.mark.s3
+@pytest.mark.parametrize(
+    "typed", ["\n", "\x04", "\x03"], ids=["vacía", "Ctrl+D", "Ctrl+C"]
+)
+def test_no_secret_key_typed_saves_nothing_and_says_so(
+    typed, saved, module_server, local_s3
+):
+    before = block_document(module_server, BLOCK, secrets=True)
+    env = module_server.env(PREFECT_API_URL=module_server.api_url, PYTHONUTF8="1")
+    args = chapter_save_command(local_s3)
+    args[args.index("--bucket") + 1] = "otro-bucket"
+    code, seen = in_a_terminal(args, env, reply=("Clave secreta de S3", typed))
+    assert code == 1, seen
+    assert "No escribiste la clave secreta: no guardé nada." in seen
+    assert "Traceback" not in seen
+    assert block_document(module_server, BLOCK, secrets=True) == before
+
+
+@pytest.mark.server
+@pytest.mark.s3
 def test_a_storage_block_that_does_not_exist_is_named(saved, module_server):
     search_refuses(
         module_server,
