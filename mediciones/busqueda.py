@@ -152,7 +152,10 @@ def main() -> None:
             s3_local.LocalS3(home) as s3,
         ):
             s3.client().create_bucket(Bucket="cache-busqueda")
+            # Como lo deja guardar_almacen.py: el bloque guardado en el servidor
+            # (Prefect lo exige para un flow) y la clave solo en memoria
             bucket = storage_block("cache-busqueda", s3.endpoint, s3.key_id)
+            bucket.save("cache-busqueda")
             bucket.credentials.aws_secret_access_key = SecretStr(s3.secret)
             results = measure(args.repeticiones, args.veces, cluster.address, bucket)
             APILogHandler().flush()  # los logs, antes de apagar el servidor
