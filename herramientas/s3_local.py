@@ -1,5 +1,5 @@
-"""El servicio S3 local de los capítulos (moto en modo servidor), para las pruebas
-y las capturas.
+"""El servicio S3 local de los capítulos (moto en modo servidor), para las
+pruebas, las capturas y las mediciones.
 
 No es una lección: `LocalS3` levanta `moto_server` como lo escribe quien aprende,
 en un puerto libre, y lo detiene por su PID. Con `keys=True` moto además

@@ -440,3 +440,24 @@ def test_a_missing_secret_block_is_named_and_how_to_save_it(
         from prefect.blocks.system import Secret
 
         save_block(module_server, SECRET, Secret(value=local_s3.secret))
+
+
+@pytest.mark.server
+@pytest.mark.s3
+def test_another_region_is_kept_in_the_block_and_its_bucket_is_created_there(
+    saved, module_server, local_s3
+):
+    # "con AWS, la región (--region)": el bloque la guarda y el bucket se crea en
+    # ella (fuera de us-east-1, S3 pide LocationConstraint)
+    args = chapter_save_command(local_s3)
+    args[args.index("--bucket") + 1] = "resultados-europa"
+    result = save(module_server, local_s3, *args, "--region", "eu-west-1")
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        bucket = block_document(module_server, BLOCK)
+        assert bucket["data"]["credentials"]["region_name"] == "eu-west-1"
+        location = local_s3.client().get_bucket_location(Bucket="resultados-europa")
+        assert location["LocationConstraint"] == "eu-west-1"
+    finally:  # los bloques del capítulo, como estaban
+        restored = save(module_server, local_s3, *chapter_save_command(local_s3))
+        assert restored.returncode == 0, restored.stdout + restored.stderr
