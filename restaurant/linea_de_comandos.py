@@ -1,9 +1,10 @@
-"""La línea de comandos de los pasos 5 a 8 del restaurante, compartida.
+"""La línea de comandos de los pasos 5 a 9 del restaurante, compartida.
 
 No es parte de la lección: lee el grupo (`--nombre`, `--personas`, `--plato`),
-la cocina, desde el paso 6 el postre y en el paso 8 la comanda y la impresora
-(o la Variable del día); rechaza los datos inválidos en español antes de
-empezar, abre el restaurante, atiende al grupo y muestra la cuenta.
+la cocina, desde el paso 6 el postre y desde el paso 8 la comanda y la
+impresora (o la Variable del día); rechaza los datos inválidos en español antes
+de empezar (y en el paso 9, si no hay servidor para la cola), abre el
+restaurante, atiende al grupo y muestra la cuenta.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from acceso import exit_if_unauthorized
 from caja import NotReserved, PrinterJammed
 from cobro import BadVariable, check_comanda, jam_rate, todays_jam_rate
 from cocina import DEFAULT_KITCHEN, Cocina
+from cocina_cola import check_kitchen_server
 from grupo import describe, party_from_args, party_parser
 from menu import money
 from mesas import open_restaurant
@@ -40,7 +42,12 @@ async def open_and_serve(serve_party, grupo, cocina, **postre) -> dict:
 
 
 def command_line(
-    argv: list[str] | None, serve_party, *, dessert: bool, bill: bool = False
+    argv: list[str] | None,
+    serve_party,
+    *,
+    dessert: bool,
+    bill: bool = False,
+    kitchen_queue: bool = False,
 ) -> int:
     """Atender con `serve_party` al grupo de los argumentos y mostrar la cuenta."""
     parser = party_parser("Atender un grupo en el restaurante.")
@@ -92,6 +99,9 @@ def command_line(
         reason = describe(error) if isinstance(error, ValidationError) else error
         print(f"No podemos atender a este grupo:\n{reason}", file=sys.stderr)
         return 2
+    if kitchen_queue and (problem := check_kitchen_server()):  # paso 9
+        print(problem, file=sys.stderr)
+        return 1
     if postre.get("postre") == ASK and not get_current_settings().api.url:
         print(NO_UI_TO_ASK, file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.server
 
 def chapter_blocks() -> list[list[list[str]]]:
     """Los bloques de comandos del capítulo, cada comando como argumentos."""
-    section = (ROOT / "capitulos" / "12-limpiar.md").read_text(encoding="utf-8")
+    section = (ROOT / "capitulos" / "13-limpiar.md").read_text(encoding="utf-8")
     blocks = [b.split("```")[0] for b in section.split("```bash\n")[1:]]
     return [
         [shlex.split(line) for line in block.splitlines() if line.strip()]

@@ -135,6 +135,8 @@ LESSONS = [
     "restaurant/paso6_postre.py",
     "restaurant/run_restaurant.py",
     "restaurant/paso8_cobro.py",
+    "restaurant/paso9_cocina_cola.py",
+    "restaurant/cocineros.py",
     "restaurant/cuenta_guardada.py",
     "restaurant/turno.py",
     "restaurant/serve_restaurant.py",

@@ -1,0 +1,432 @@
+"""La cocina como cola (paso 9): restaurant/paso9_cocina_cola.py y cocineros.py.
+
+Contra un `prefect server start` propio, con cocineros en otros procesos, como
+en el capítulo 11: dos cocineros se reparten la cola y cada plato dice quién lo
+hizo; el horno (una etiqueta con límite) hornea uno a la vez entre dos grupos;
+el proveedor atiende al ritmo de su límite; un cocinero muerto no pierde ni
+duplica platos; un plato lento se corta por timeout y se reintenta; uno sin
+ingrediente no se reintenta y uno quemado sí; sin cocineros, el grupo espera su
+plazo y se le avisa. Y los errores: sin servidor, límites que no sirven.
+"""
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+from prefect.client.schemas.objects import State, StateType
+
+from cocina import Cocina, DishBurned, burns
+from cocina_cola import (
+    NO_DECAY,
+    NO_SERVER,
+    NO_SUPPLIER,
+    OutOfStock,
+    check_supplier_limit,
+)
+from cocineros import SUPPLIER, worth_retrying
+from herramientas.procesos import ROOT, ctrl_c_works, stop_process
+from tests.helpers import eventually, most_at_once, prefect_cli, run_script
+
+SCALE = "0.2"  # las esperas simuladas, a un quinto
+
+
+def when(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+@pytest.fixture(scope="module")
+def kitchen(module_server):
+    """El servidor con los límites que crea el capítulo: proveedor y horno."""
+    for args in (
+        ("gcl", "create", SUPPLIER, "--limit", "2", "--slot-decay-per-second", "1"),
+        ("concurrency-limit", "create", "horno", "1"),
+    ):
+        result = prefect_cli(module_server, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+    # Las mesas, antes de que lleguen dos grupos a la vez a crearlas
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from mesas import open_restaurant
+
+    with temporary_settings({PREFECT_API_URL: module_server.api_url}):
+        asyncio.run(open_restaurant())
+    return module_server
+
+
+@contextlib.contextmanager
+def cooking(server, nombre: str, *args: str, scale: str = SCALE):
+    """Un cocinero (cocineros.py) en otro proceso, conectado a la cola."""
+    env = server.env(PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO=scale)
+    log_path = server.home / f"cocinero-{nombre}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "restaurant/cocineros.py", "--nombre", nombre, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=ctrl_c_works(),
+        )
+    try:
+
+        def connected():
+            if process.poll() is not None:
+                raise AssertionError(log_path.read_text(encoding="utf-8"))
+            workers = server.post("/task_workers/filter", {})
+            return [w for w in workers if w["identifier"].endswith(f"-{process.pid}")]
+
+        eventually(connected, bool, what=f"que {nombre} se conecte a la cola")
+        process.log_path = log_path
+        yield process
+    finally:
+        stop_process(process, signal.SIGINT)
+
+
+def serve(server, nombre: str, *platos: str, scale: str = SCALE, extra=()):
+    """Atender a un grupo con el paso 9, como en el capítulo."""
+    args = ["--nombre", nombre, "--personas", "2", "--postre", "ninguno", *extra]
+    for plato in platos:
+        args += ["--plato", plato]
+    return run_script(
+        "restaurant/paso9_cocina_cola.py",
+        *args,
+        home=server.home,
+        api_url=server.api_url,
+        RESTAURANTE_ESCALA_TIEMPO=scale,
+    )
+
+
+def serve_in_background(
+    server, nombre: str, *platos: str, extra=()
+) -> subprocess.Popen:
+    args = ["--nombre", nombre, "--personas", "2", "--postre", "ninguno", *extra]
+    for plato in platos:
+        args += ["--plato", plato]
+    env = server.env(PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO=SCALE)
+    return subprocess.Popen(
+        [sys.executable, "restaurant/paso9_cocina_cola.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def dishes(server, nombre: str) -> list[dict]:
+    """Los task runs de los platos de un grupo (su nombre empieza por el grupo)."""
+    body = {
+        "task_runs": {"name": {"like_": f"{nombre}-"}},
+        "sort": "EXPECTED_START_TIME_ASC",
+    }
+    return server.post("/task_runs/filter", body)
+
+
+def history(server, task_run_id: str) -> list[dict]:
+    states = server.get(f"/task_run_states/?task_run_id={task_run_id}")
+    return sorted(states, key=lambda state: state["timestamp"])
+
+
+def running_spans(server, runs: list[dict]) -> list[tuple[float, float]]:
+    """Cuándo estuvo cada plato en el fuego: de Running a su estado final."""
+    spans = []
+    for run in runs:
+        states = history(server, run["id"])
+        start = next(when(s["timestamp"]) for s in states if s["type"] == "RUNNING")
+        end = when(states[-1]["timestamp"])
+        spans.append((start, end))
+    return spans
+
+
+def supplier_calls(*logs) -> list[float]:
+    """Cuándo llamó cada cocinero al proveedor (la hora de cada línea)."""
+    times = []
+    for log in logs:
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if "pide al proveedor" in line:
+                hour = datetime.strptime(line[:12], "%H:%M:%S.%f")
+                times.append(
+                    hour.hour * 3600
+                    + hour.minute * 60
+                    + hour.second
+                    + hour.microsecond / 1e6
+                )
+    return sorted(times)
+
+
+# Sin servidor
+
+
+def test_worth_retrying_retries_a_burned_or_slow_dish_but_not_one_out_of_stock():
+    def failed(error):
+        return State(type=StateType.FAILED, data=error)
+
+    from prefect.task_engine import TaskRunTimeoutError
+
+    def retried(error) -> bool:  # como lo llama Prefect: en un bucle de asyncio
+        return asyncio.run(worth_retrying(None, None, failed(error)))
+
+    assert retried(DishBurned("se quemó")) is True
+    assert retried(TaskRunTimeoutError("10 s")) is True
+    assert retried(OutOfStock("no hay papas")) is False
+    assert retried(ValueError("otra cosa")) is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["cocineros.py", "paso9_cocina_cola.py"])
+def test_without_a_server_the_cook_and_the_waiters_say_so_and_exit(tmp_path, script):
+    args = ["--nombre", "Carla"]
+    if script == "paso9_cocina_cola.py":
+        args += ["--personas", "2", "--plato", "Limonada"]
+    result = run_script(f"restaurant/{script}", *args, home=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert NO_SERVER in result.stderr
+    assert "Starting temporary server" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_cook_against_a_server_that_is_not_there_says_where_it_looked(tmp_path):
+    result = run_script(
+        "restaurant/cocineros.py",
+        "--nombre",
+        "Carla",
+        home=tmp_path,
+        api_url="http://127.0.0.1:9/api",
+    )
+    assert result.returncode == 1
+    assert "No encuentro el servidor de Prefect en http://127.0.0.1:9/api" in (
+        result.stderr
+    )
+
+
+@pytest.mark.slow
+def test_a_cook_needs_at_least_one_dish_at_a_time(tmp_path):
+    result = run_script(
+        "restaurant/cocineros.py", "--nombre", "Carla", "--limite", "0", home=tmp_path
+    )
+    assert result.returncode == 2
+    assert "--limite debe ser 1 o más; llegó 0." in result.stderr
+
+
+# Contra un `prefect server start` propio
+
+
+@pytest.mark.server
+def test_a_supplier_limit_that_is_missing_or_has_no_pace_is_explained(kitchen):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: kitchen.api_url}):
+        missing = asyncio.run(check_supplier_limit("otro-proveedor"))
+        prefect_cli(kitchen, "gcl", "create", "sin-ritmo", "--limit", "2")
+        no_pace = asyncio.run(check_supplier_limit("sin-ritmo"))
+        paced = asyncio.run(check_supplier_limit(SUPPLIER))
+    assert missing == NO_SUPPLIER.format(name="otro-proveedor")
+    assert no_pace == NO_DECAY.format(name="sin-ritmo")
+    assert paced is None
+
+
+@pytest.fixture(scope="module")
+def shift(kitchen):
+    """Dos cocineros (uno por plato a la vez) y dos grupos que piden a la vez,
+    con dos platos de horno cada uno."""
+    with cooking(kitchen, "Carla", "--limite", "1") as carla:
+        with cooking(kitchen, "Beto", "--limite", "1") as beto:
+            parties = [
+                serve_in_background(
+                    kitchen, nombre, "Empanadas", "Empanadas", "Limonada"
+                )
+                for nombre in ("Ana", "Bruno")
+            ]
+            outputs = [party.communicate(timeout=240) for party in parties]
+    for party, (out, err) in zip(parties, outputs, strict=True):
+        assert party.returncode == 0, out + err
+    return {
+        "salidas": [out for out, _ in outputs],
+        "platos": dishes(kitchen, "Ana") + dishes(kitchen, "Bruno"),
+        "logs": (carla.log_path, beto.log_path),
+    }
+
+
+@pytest.mark.server
+def test_two_cooks_share_the_queue_and_each_dish_says_who_made_it(shift):
+    runs = shift["platos"]
+    assert len(runs) == 6
+    cooks = set()
+    for run in runs:
+        assert run["state"]["type"] == "COMPLETED", run
+        match = re.fullmatch(
+            r"(Ana|Bruno)-\d-(Empanadas|Limonada) · (Carla|Beto)", run["name"]
+        )
+        assert match, run["name"]
+        cooks.add(match[3])
+    assert cooks == {"Carla", "Beto"}  # con un plato a la vez cada uno, los dos
+    for out in shift["salidas"]:
+        assert "Total: $16.75" in out  # 2 × $6.50 + $3.75: todo servido y cobrado
+
+
+@pytest.mark.server
+def test_the_oven_bakes_one_dish_at_a_time_across_both_parties(shift, kitchen):
+    oven = [run for run in shift["platos"] if "horno" in run["tags"]]
+    assert sorted(run["name"].split(" ·")[0] for run in oven) == [
+        "Ana-1-Empanadas",
+        "Ana-2-Empanadas",
+        "Bruno-1-Empanadas",
+        "Bruno-2-Empanadas",
+    ]
+    assert all(
+        "horno" not in run["tags"]
+        for run in shift["platos"]
+        if "Limonada" in run["name"]
+    )
+    assert most_at_once(running_spans(kitchen, oven)) == 1
+
+
+@pytest.mark.server
+def test_the_supplier_is_called_at_the_pace_of_its_limit(shift):
+    calls = supplier_calls(*shift["logs"])
+    assert len(calls) == 6
+    # Límite 2 con ritmo de 1 por segundo: dos a la vez y después uno por
+    # segundo; el llamado k (desde 0) llega al menos k - 1 segundos después
+    for k, call in enumerate(calls[2:], 2):
+        assert call - calls[0] >= k - 1 - 0.05, calls
+
+
+@pytest.mark.server
+def test_a_killed_cook_loses_no_dish_and_none_is_served_twice(kitchen):
+    with cooking(kitchen, "Carla", "--limite", "3", scale="1") as carla:
+        party = serve_in_background(kitchen, "Dora", "Milanesa con papas", "Ravioles")
+        eventually(
+            lambda: [
+                r for r in dishes(kitchen, "Dora") if r["state"]["type"] == "RUNNING"
+            ],
+            lambda running: len(running) == 2,
+            what="que Carla tenga los dos platos de Dora en el fuego",
+            timeout=60,
+        )
+        os.kill(carla.pid, signal.SIGKILL)
+        carla.wait(timeout=30)
+    with cooking(kitchen, "Beto"):
+        out, err = party.communicate(timeout=180)
+    assert party.returncode == 0, out + err
+    assert "Total: $26.90" in out, out + err  # $14.90 + $12.00: los dos, una vez
+    assert err.count("vuelve a la cola") == 2, err
+    for run in dishes(kitchen, "Dora"):
+        assert run["state"]["type"] == "COMPLETED"
+        assert run["name"].endswith(" · Beto"), run["name"]
+        kinds = [state["type"] for state in history(kitchen, run["id"])]
+        # Carla lo tuvo en el fuego, volvió a la cola y Beto lo terminó (con
+        # reintentos, si se quemó)
+        assert kinds[:6] == ["SCHEDULED", "PENDING", "RUNNING"] * 2, kinds
+        assert kinds[-1] == "COMPLETED", kinds
+
+
+@pytest.mark.server
+def test_a_party_served_again_with_its_comanda_gets_the_dish_already_made(kitchen):
+    comanda = ("--comanda", "iris-1")
+    with cooking(kitchen, "Carla", scale="1") as carla:
+        first = serve_in_background(kitchen, "Iris", "Ravioles", extra=comanda)
+        eventually(
+            lambda: dishes(kitchen, "Iris"),
+            lambda runs: runs and runs[0]["state"]["type"] == "RUNNING",
+            what="que Carla tenga los ravioles de Iris en el fuego",
+            timeout=60,
+        )
+        first.kill()  # el proceso de los mozos muere (SIGKILL)
+        first.communicate(timeout=30)
+        eventually(
+            lambda: dishes(kitchen, "Iris"),
+            lambda runs: runs[0]["state"]["type"] == "COMPLETED",
+            what="que Carla termine los ravioles aunque el mozo ya no esté",
+            timeout=60,
+        )
+        again = serve(kitchen, "Iris", "Ravioles", extra=comanda)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Total: $12.00" in again.stdout
+    made, served = dishes(kitchen, "Iris")
+    assert made["state"]["name"] == "Completed"
+    assert served["state"]["name"] == "Cached"  # de la caché: no se cocinó otra vez
+    log = carla.log_path.read_text(encoding="utf-8")
+    assert log.count("Carla pide al proveedor: harina") == 1, log
+
+
+@pytest.mark.server
+def test_a_dish_too_slow_times_out_is_retried_and_the_party_is_told(kitchen):
+    with cooking(kitchen, "Lalo", "--lento", scale="1") as lalo:
+        result = serve(kitchen, "Eva", "Milanesa con papas", "Limonada", scale="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "Total: $3.75" in output  # la milanesa no se cobra
+    assert "Aviso al mozo: Milanesa con papas no sale de la cocina." in output
+    [milanesa] = [r for r in dishes(kitchen, "Eva") if "Milanesa" in r["name"]]
+    assert (milanesa["state"]["type"], milanesa["state"]["name"]) == (
+        "FAILED",
+        "TimedOut",
+    )
+    assert milanesa["run_count"] == 3  # el primer intento y dos reintentos
+    kinds = [s["name"] for s in history(kitchen, milanesa["id"])]
+    assert kinds.count("AwaitingRetry") == 2, kinds
+    log = lalo.log_path.read_text(encoding="utf-8")
+    timeout = "TaskRunTimeoutError('Scope timed out after 10.0 second(s).')"
+    assert f"{timeout} - Retry 1/2 will start" in log
+    assert f"{timeout} - Retry 2/2 will start" in log
+    assert f"{timeout} - Retries are exhausted" in log
+
+
+@pytest.mark.server
+def test_out_of_stock_is_not_retried_and_a_burned_dish_is(kitchen):
+    cocina = Cocina(prob_quemar=0.5, semilla=12)
+    assert burns(cocina, "Fede-2-Limonada", 1)  # la semilla quema el primer intento
+    assert not burns(cocina, "Fede-2-Limonada", 2)
+    with cooking(kitchen, "Beto", "--sin-stock", "papas"):
+        result = serve(
+            kitchen,
+            "Fede",
+            "Milanesa con papas",
+            "Limonada",
+            extra=("--prob-quemar", "0.5", "--semilla", "12"),
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    runs = {r["name"].split("-")[2].split(" ·")[0]: r for r in dishes(kitchen, "Fede")}
+    assert runs["Milanesa con papas"]["state"]["type"] == "FAILED"
+    assert runs["Milanesa con papas"]["run_count"] == 1  # sin reintentos
+    assert "No hay papas para Milanesa con papas." in output
+    assert runs["Limonada"]["state"]["type"] == "COMPLETED"
+    assert runs["Limonada"]["run_count"] == 2  # se quemó y salió al reintentar
+    assert "Total: $3.75" in output
+
+
+@pytest.mark.server
+def test_without_cooks_the_party_waits_its_limit_is_told_and_nobody_cooks_it_later(
+    kitchen,
+):
+    # El plazo del grupo es 120 s escalados (a 0.05, 6 s) más 14 s
+    result = serve(kitchen, "Gina", "Ensalada mixta", scale="0.05")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Ensalada mixta no sale de la cocina. La cocina no lo preparó a tiempo." in (
+        output
+    )
+    assert "Total: $0.00" in output
+    [lost] = dishes(kitchen, "Gina")
+    assert lost["state"]["type"] == "CANCELLED"
+    # Un cocinero que llega después toma la cola en orden: el plato de Gina
+    # estaba antes que el de Hugo, y no se cocina
+    with cooking(kitchen, "Beto") as beto:
+        later = serve(kitchen, "Hugo", "Ensalada mixta")
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "Total: $7.25" in later.stdout
+    # Prefect se lo entregó (cancelar no lo saca de la cola), pero Beto no lo cocinó
+    log = beto.log_path.read_text(encoding="utf-8")
+    assert "Beto no cocina Gina-1-Ensalada mixta: ya nadie lo espera." in log
+    assert "Beto pide al proveedor" in log  # el de Hugo
+    assert log.count("Beto pide al proveedor") == 1
+    [lost] = dishes(kitchen, "Gina")
+    assert lost["state"]["type"] == "CANCELLED"
