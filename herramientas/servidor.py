@@ -3,7 +3,8 @@
 No es una lección: es la herramienta con la que el repositorio comprueba sus
 lecciones como las ejecutaría quien aprende. `PrefectServer` levanta el servidor
 en un puerto libre con su propio PREFECT_HOME, lo consulta por la API REST, sirve
-deployments con los scripts de las lecciones y lo detiene por su PID. El clúster
+deployments con los scripts de las lecciones, empieza workers y cocineros (task
+workers) y lo detiene por su PID. El clúster
 de Dask está en `cluster_dask.py`, PostgreSQL en `postgres.py` y lo que se lee
 del README en `documentos.py`.
 """
@@ -251,6 +252,41 @@ class PrefectServer:
         finally:
             for process in started.values():
                 stop_process(process, signal.SIGINT)
+
+    @contextlib.contextmanager
+    def cook(self, nombre: str, *args: str, **extra_env: str):
+        """Un cocinero del capítulo 11 (`restaurant/cocineros.py`), como en su
+        terminal, conectado a la cola: el servidor lo lista entre sus task
+        workers. Su salida queda en `cocinero-<nombre>.log` (`process.log_path`);
+        al salir, Ctrl+C."""
+        env = self.env(PREFECT_API_URL=self.api_url, **extra_env)
+        log_path = self.home / f"cocinero-{nombre}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "restaurant/cocineros.py", "--nombre", nombre, *args],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=os.name == "posix",
+                preexec_fn=ctrl_c_works(),
+            )
+        process.log_path = log_path
+        try:
+            deadline = time.monotonic() + 120
+            while not any(
+                worker["identifier"].endswith(f"-{process.pid}")
+                for worker in self.post("/task_workers/filter", {})
+            ):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{nombre} no se conectó a la cola:\n"
+                        + log_path.read_text(encoding="utf-8", errors="replace")
+                    )
+                time.sleep(0.2)
+            yield process
+        finally:
+            stop_process(process, signal.SIGINT)
 
     def worker_output(self, name: str) -> str:
         """Lo que escribió en su terminal el worker `name`."""

@@ -6,6 +6,7 @@ fotografía la terminal y la UI con Chromium. Uso: ``python imagenes/capturar.py
 (necesita requirements-dev.txt y Chromium: ver "Regenerar las capturas").
 """
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -61,6 +62,8 @@ CAPTURES = {
     "cobro-anulado.png": "la impresora trabada: el rollback anula la reserva",
     "variable-atasco.png": "la página Variables con atasco-impresora en 1",
     "bloque-secret.png": "el bloque Secret clave-s3, con su valor oculto",
+    "cocina-cola-grafico.png": "atender-Ana con cada plato y su cocinero",
+    "cocina-cola-concurrency.png": "la página Concurrency: proveedor y tag:horno",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
@@ -299,6 +302,39 @@ def capture_all(home: Path, port: int) -> dict:
             f"{server.url}/v2/blocks/block/{secret['id']}",
             "clave-s3",
             shots["bloque-secret.png"],
+        )
+        # La cocina como cola (capítulo 11): los dos límites, los dos cocineros y
+        # el grupo de Ana, con los comandos del capítulo
+        for limit in readme_lines("prefect gcl create proveedor ") + readme_lines(
+            "prefect concurrency-limit create horno "
+        ):
+            run_lesson(server, "-m", "prefect", *limit[1:])
+        cooks = [
+            c
+            for c in readme_lines("python restaurant/cocineros.py ")
+            if "--limite" in c
+        ]
+        with contextlib.ExitStack() as kitchen:
+            for cook in cooks:
+                kitchen.enter_context(server.cook(cook[3], *cook[4:]))
+            (party,) = [
+                c
+                for c in readme_lines("python restaurant/paso9_cocina_cola.py ")
+                if "Ana" in c
+            ]
+            run_lesson(server, *party[1:])
+        queued = server.flow_runs("atender-persona")[0]
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{queued['id']}",
+            "Bienvenida, Ana",
+            shots["cocina-cola-grafico.png"],
+        )
+        ui_png(
+            page,
+            f"{server.url}/v2/concurrency-limits",
+            "tag:horno",
+            shots["cocina-cola-concurrency.png"],
         )
 
         with server.serving("introduction/serve_iris.py"):

@@ -47,6 +47,10 @@ con rate_limit. Bórralo y créalo con ritmo:
   prefect --no-prompt gcl delete {name}
   prefect gcl create {name} --limit 2 --slot-decay-per-second 1"""
 
+NO_OVEN_LIMIT = """Aviso: no hay límite para la etiqueta '{tag}'. Prefect no limita una
+etiqueta sin límite: los platos de horno se hornean todos a la vez. Para uno a la vez:
+  prefect concurrency-limit create {tag} 1"""
+
 
 class OutOfStock(Exception):
     """Falta un ingrediente: reintentar no sirve."""
@@ -73,6 +77,16 @@ async def check_supplier_limit(name: str) -> str | None:
             return NO_SUPPLIER.format(name=name)
     if not limit.slot_decay_per_second:
         return NO_DECAY.format(name=name)
+    return None
+
+
+async def check_tag_limit(tag: str) -> str | None:
+    """Un aviso si la etiqueta no tiene límite de concurrencia; None si lo tiene."""
+    async with get_client() as client:
+        try:
+            await client.read_concurrency_limit_by_tag(tag)
+        except ObjectNotFound:
+            return NO_OVEN_LIMIT.format(tag=tag)
     return None
 
 

@@ -24,11 +24,13 @@ from cocina_cola import (
     OutOfStock,
     check_kitchen_server,
     check_supplier_limit,
+    check_tag_limit,
     was_cancelled,
 )
 from menu import MENU
 
 SUPPLIER = "proveedor"  # el límite de ritmo: pedidos al proveedor por segundo
+OVEN_TAG = "horno"  # la etiqueta de los platos de horno (ver paso9_cocina_cola.py)
 DISH_TIMEOUT = 10  # segundos que puede durar un intento de preparar un plato
 
 # Quién es este cocinero y qué le falta en la despensa: lo dice la línea de
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
+    if warning := asyncio.run(check_tag_limit(OVEN_TAG)):  # sigue, sin límite
+        print(warning, file=sys.stderr)
     COOK.update(
         nombre=args.nombre.strip(),
         sin_stock=set(args.sin_stock),

@@ -71,10 +71,14 @@ def saved_blocks(server) -> list[str]:
 def leave_everything(api_url: str) -> None:
     """Lo que dejan las lecciones en un servidor: una corrida, las mesas, los
     deployments (con el del ejercicio del capítulo 8), el work pool, la mesa
-    del ejercicio del capítulo 6 y la variable y los bloques del capítulo 10."""
+    del ejercicio del capítulo 6, la variable y los bloques del capítulo 10 y
+    los límites del proveedor y del horno del capítulo 11."""
     from prefect import get_client
     from prefect.blocks.system import Secret
-    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        WorkPoolCreate,
+    )
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.variables import Variable
 
@@ -101,6 +105,13 @@ def leave_everything(api_url: str) -> None:
                 WorkPoolCreate(name="restaurante", type="process")
             )
             await client.upsert_global_concurrency_limit_by_name("mesa-6", limit=1)
+            # Los del capítulo 11: el ritmo del proveedor y el horno (por etiqueta)
+            await client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(
+                    name="proveedor", limit=2, slot_decay_per_second=1
+                )
+            )
+            await client.create_concurrency_limit(tag="horno", concurrency_limit=1)
             await Variable.aset(JAM_VARIABLE, 0)  # la del capítulo 10
         # Los bloques del capítulo 10 (sin S3 de por medio: solo se guardan)
         await storage_block("cache-busqueda", "http://127.0.0.1:9000", "cocina").save(
@@ -140,6 +151,9 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         assert len(server.post("/deployments/filter", {})) == 3
         assert len(server.post("/variables/filter", {})) == 1
         assert saved_blocks(server) == [BLOCK, SECRET]
+        assert [
+            limit["tag"] for limit in server.post("/concurrency_limits/filter", {})
+        ] == ["horno"]
 
         # Sin --no-prompt, en una terminal, borrar una mesa pregunta y espera
         code, shown = in_terminal(
@@ -162,6 +176,7 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         assert server.post("/work_pools/filter", {}) == []
         assert server.post("/variables/filter", {}) == []
         assert saved_blocks(server) == []
+        assert server.post("/concurrency_limits/filter", {}) == []
         assert server.post("/flow_runs/count", {}) >= 1
 
         # Lo que no se creó: el comando dice que no lo encuentra, y nada más

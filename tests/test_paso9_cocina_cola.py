@@ -10,7 +10,7 @@ plazo y se le avisa. Y los errores: sin servidor, límites que no sirven.
 """
 
 import asyncio
-import contextlib
+import logging
 import os
 import re
 import signal
@@ -19,18 +19,22 @@ import sys
 from datetime import datetime
 
 import pytest
+from prefect import flow
 from prefect.client.schemas.objects import State, StateType
 
 from cocina import Cocina, DishBurned, burns
 from cocina_cola import (
     NO_DECAY,
+    NO_OVEN_LIMIT,
     NO_SERVER,
     NO_SUPPLIER,
     OutOfStock,
     check_supplier_limit,
+    check_tag_limit,
 )
 from cocineros import SUPPLIER, worth_retrying
-from herramientas.procesos import ROOT, ctrl_c_works, stop_process
+from herramientas.documentos import readme_lines
+from herramientas.procesos import ROOT
 from tests.helpers import eventually, most_at_once, prefect_cli, run_script
 
 SCALE = "0.2"  # las esperas simuladas, a un quinto
@@ -43,11 +47,12 @@ def when(text: str) -> float:
 @pytest.fixture(scope="module")
 def kitchen(module_server):
     """El servidor con los límites que crea el capítulo: proveedor y horno."""
-    for args in (
-        ("gcl", "create", SUPPLIER, "--limit", "2", "--slot-decay-per-second", "1"),
-        ("concurrency-limit", "create", "horno", "1"),
-    ):
-        result = prefect_cli(module_server, *args)
+    limits = readme_lines("prefect gcl create proveedor ") + readme_lines(
+        "prefect concurrency-limit create horno "
+    )
+    assert len(limits) == 2
+    for command in limits:
+        result = prefect_cli(module_server, *command[1:])
         assert result.returncode == 0, result.stdout + result.stderr
     # Las mesas, antes de que lleguen dos grupos a la vez a crearlas
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -59,34 +64,9 @@ def kitchen(module_server):
     return module_server
 
 
-@contextlib.contextmanager
 def cooking(server, nombre: str, *args: str, scale: str = SCALE):
     """Un cocinero (cocineros.py) en otro proceso, conectado a la cola."""
-    env = server.env(PREFECT_API_URL=server.api_url, RESTAURANTE_ESCALA_TIEMPO=scale)
-    log_path = server.home / f"cocinero-{nombre}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "restaurant/cocineros.py", "--nombre", nombre, *args],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=ctrl_c_works(),
-        )
-    try:
-
-        def connected():
-            if process.poll() is not None:
-                raise AssertionError(log_path.read_text(encoding="utf-8"))
-            workers = server.post("/task_workers/filter", {})
-            return [w for w in workers if w["identifier"].endswith(f"-{process.pid}")]
-
-        eventually(connected, bool, what=f"que {nombre} se conecte a la cola")
-        process.log_path = log_path
-        yield process
-    finally:
-        stop_process(process, signal.SIGINT)
+    return server.cook(nombre, *args, RESTAURANTE_ESCALA_TIEMPO=scale)
 
 
 def serve(server, nombre: str, *platos: str, scale: str = SCALE, extra=()):
@@ -219,17 +199,40 @@ def test_a_cook_needs_at_least_one_dish_at_a_time(tmp_path):
 
 
 @pytest.mark.server
-def test_a_supplier_limit_that_is_missing_or_has_no_pace_is_explained(kitchen):
+def test_limits_that_are_missing_or_have_no_pace_are_explained(kitchen):
+    from prefect.concurrency.asyncio import rate_limit
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: kitchen.api_url}):
-        missing = asyncio.run(check_supplier_limit("otro-proveedor"))
-        prefect_cli(kitchen, "gcl", "create", "sin-ritmo", "--limit", "2")
-        no_pace = asyncio.run(check_supplier_limit("sin-ritmo"))
-        paced = asyncio.run(check_supplier_limit(SUPPLIER))
+    @flow
+    async def order_without_a_limit():  # el WARNING sale en los logs de una corrida
+        await rate_limit("otro-proveedor")
+
+    warnings = []
+    prefect_logger = logging.getLogger("prefect.flow_runs")
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    prefect_logger.addHandler(handler)
+    try:
+        with temporary_settings({PREFECT_API_URL: kitchen.api_url}):
+            missing = asyncio.run(check_supplier_limit("otro-proveedor"))
+            prefect_cli(kitchen, "gcl", "create", "sin-ritmo", "--limit", "2")
+            no_pace = asyncio.run(check_supplier_limit("sin-ritmo"))
+            paced = asyncio.run(check_supplier_limit(SUPPLIER))
+            # Lo que hace Prefect con cada uno, y por qué el cocinero no empieza:
+            # sin el límite, avisa y no espera; sin ritmo, rechaza el pedido
+            asyncio.run(order_without_a_limit())
+            with pytest.raises(Exception, match="Only concurrency limits with slot"):
+                asyncio.run(rate_limit("sin-ritmo"))
+            no_oven = asyncio.run(check_tag_limit("otro-horno"))
+            oven = asyncio.run(check_tag_limit("horno"))
+    finally:
+        prefect_logger.removeHandler(handler)
     assert missing == NO_SUPPLIER.format(name="otro-proveedor")
     assert no_pace == NO_DECAY.format(name="sin-ritmo")
     assert paced is None
+    assert any("do not exist - skipping acquisition" in w for w in warnings), warnings
+    assert no_oven == NO_OVEN_LIMIT.format(tag="otro-horno")
+    assert oven is None
 
 
 @pytest.fixture(scope="module")
@@ -242,16 +245,44 @@ def shift(kitchen):
                 serve_in_background(
                     kitchen, nombre, "Empanadas", "Empanadas", "Limonada"
                 )
-                for nombre in ("Ana", "Bruno")
+                for nombre in ("Olga", "Pablo")
             ]
             outputs = [party.communicate(timeout=240) for party in parties]
     for party, (out, err) in zip(parties, outputs, strict=True):
         assert party.returncode == 0, out + err
     return {
         "salidas": [out for out, _ in outputs],
-        "platos": dishes(kitchen, "Ana") + dishes(kitchen, "Bruno"),
+        "platos": dishes(kitchen, "Olga") + dishes(kitchen, "Pablo"),
         "logs": (carla.log_path, beto.log_path),
     }
+
+
+@pytest.mark.server
+def test_the_chapter_commands_serve_ana_with_two_cooks(kitchen):
+    cooks = [
+        c for c in readme_lines("python restaurant/cocineros.py ") if "--limite" in c
+    ]
+    assert [c[3] for c in cooks] == ["Carla", "Beto"]
+    (party,) = [
+        c for c in readme_lines("python restaurant/paso9_cocina_cola.py ") if "Ana" in c
+    ]
+    with cooking(kitchen, *cooks[0][3:]), cooking(kitchen, *cooks[1][3:]):
+        result = run_script(
+            *party[1:],
+            home=kitchen.home,
+            api_url=kitchen.api_url,
+            RESTAURANTE_ESCALA_TIEMPO=SCALE,
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    served = re.findall(r"Sale (.+), de (Carla|Beto)\.", output)
+    assert sorted(plato for plato, _ in served) == [
+        "Empanadas",
+        "Empanadas",
+        "Limonada",
+        "Milanesa con papas",
+    ]
+    assert "Total: $31.65" in output
 
 
 @pytest.mark.server
@@ -262,7 +293,7 @@ def test_two_cooks_share_the_queue_and_each_dish_says_who_made_it(shift):
     for run in runs:
         assert run["state"]["type"] == "COMPLETED", run
         match = re.fullmatch(
-            r"(Ana|Bruno)-\d-(Empanadas|Limonada) · (Carla|Beto)", run["name"]
+            r"(Olga|Pablo)-\d-(Empanadas|Limonada) · (Carla|Beto)", run["name"]
         )
         assert match, run["name"]
         cooks.add(match[3])
@@ -275,10 +306,10 @@ def test_two_cooks_share_the_queue_and_each_dish_says_who_made_it(shift):
 def test_the_oven_bakes_one_dish_at_a_time_across_both_parties(shift, kitchen):
     oven = [run for run in shift["platos"] if "horno" in run["tags"]]
     assert sorted(run["name"].split(" ·")[0] for run in oven) == [
-        "Ana-1-Empanadas",
-        "Ana-2-Empanadas",
-        "Bruno-1-Empanadas",
-        "Bruno-2-Empanadas",
+        "Olga-1-Empanadas",
+        "Olga-2-Empanadas",
+        "Pablo-1-Empanadas",
+        "Pablo-2-Empanadas",
     ]
     assert all(
         "horno" not in run["tags"]
@@ -377,6 +408,15 @@ def test_a_dish_too_slow_times_out_is_retried_and_the_party_is_told(kitchen):
     assert f"{timeout} - Retry 1/2 will start" in log
     assert f"{timeout} - Retry 2/2 will start" in log
     assert f"{timeout} - Retries are exhausted" in log
+    # retry_jitter_factor=0.5: cada reintento espera 1 s, más o menos hasta 0.5 s
+    delays = [
+        float(d)
+        for d in re.findall(
+            r"TimeoutError\(.*?\) - Retry ./2 will start ([\d.]+) ", log
+        )
+    ]
+    assert len(delays) == 2 and all(0.5 <= d <= 1.5 for d in delays), delays
+    assert delays[0] != delays[1], delays
 
 
 @pytest.mark.server
@@ -430,3 +470,49 @@ def test_without_cooks_the_party_waits_its_limit_is_told_and_nobody_cooks_it_lat
     assert log.count("Beto pide al proveedor") == 1
     [lost] = dishes(kitchen, "Gina")
     assert lost["state"]["type"] == "CANCELLED"
+
+
+@pytest.mark.server
+def test_without_the_oven_limit_the_cook_warns_and_dishes_bake_together(kitchen):
+    prefect_cli(kitchen, "--no-prompt", "concurrency-limit", "delete", "horno")
+    try:
+        with cooking(kitchen, "Carla", "--limite", "3") as carla:
+            result = serve(kitchen, "Juan", "Empanadas", "Empanadas", "Empanadas")
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "Total: $19.50" in output
+        assert NO_OVEN_LIMIT.format(tag="horno") in carla.log_path.read_text("utf-8")
+        assert most_at_once(running_spans(kitchen, dishes(kitchen, "Juan"))) >= 2
+    finally:
+        prefect_cli(kitchen, "concurrency-limit", "create", "horno", "1")
+
+
+# En la UI, en Chromium
+
+
+@pytest.mark.server
+@pytest.mark.browser
+def test_the_run_page_lists_each_dish_with_the_cook_who_made_it(page, shift, kitchen):
+    [olga] = [
+        r for r in kitchen.flow_runs("atender-persona") if r["name"] == "atender-Olga"
+    ]
+    page.goto(f"{kitchen.url}/v2/runs/flow-run/{olga['id']}")
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("tab", name="Task Runs").click()
+    names = [run["name"] for run in shift["platos"] if run["name"].startswith("Olga-")]
+    assert len(names) == 3
+    for name in names:  # "Olga-1-Empanadas · Carla": el plato y su cocinero
+        page.get_by_text(name).filter(visible=True).first.wait_for(timeout=30_000)
+
+
+@pytest.mark.server
+@pytest.mark.browser
+def test_the_concurrency_page_shows_the_oven_and_the_supplier(page, kitchen):
+    page.goto(f"{kitchen.url}/v2/concurrency-limits")
+    page.wait_for_load_state("networkidle")
+    oven = page.get_by_role("row").filter(has_text="tag:horno")
+    oven.wait_for(timeout=30_000)
+    supplier = page.get_by_role("row").filter(has_text="proveedor")
+    # Nombre, límite, lugares ocupados, lugares liberados por segundo
+    assert oven.inner_text().split()[:4] == ["tag:horno", "1", "0", "0"]
+    assert supplier.inner_text().split()[:4] == ["proveedor", "2", "0", "1"]
