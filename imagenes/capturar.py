@@ -312,7 +312,7 @@ def capture_all(home: Path, port: int) -> dict:
         cooks = [
             c
             for c in readme_lines("python restaurant/cocineros.py ")
-            if "--limite" in c
+            if c[4:] == ["--limite", "2"]
         ]
         with contextlib.ExitStack() as kitchen:
             for cook in cooks:

@@ -14,7 +14,7 @@ from uuid import UUID
 import httpx
 from prefect import get_client
 from prefect.client.schemas.objects import StateDetails
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import get_current_settings
 from prefect.states import Cancelled, Scheduled
 
@@ -37,7 +37,7 @@ PREFECT_API_URL) ningún otro proceso puede mandar ni tomar platos. Abre
 SERVER_DOWN = """No encuentro el servidor de Prefect en {url} ({error}).
 ¿Está abierto `prefect server start`?"""
 
-NO_SUPPLIER = """No existe el límite de ritmo '{name}' del proveedor. Créalo con
+NO_SUPPLIER = """No existe el límite de ritmo '{name}'. Créalo con
   prefect gcl create {name} --limit 2 --slot-decay-per-second 1
 (sin él, Prefect no espera: avisa con un WARNING y pide sin límite)."""
 
@@ -47,9 +47,17 @@ con rate_limit. Bórralo y créalo con ritmo:
   prefect --no-prompt gcl delete {name}
   prefect gcl create {name} --limit 2 --slot-decay-per-second 1"""
 
-NO_OVEN_LIMIT = """Aviso: no hay límite para la etiqueta '{tag}'. Prefect no limita una
-etiqueta sin límite: los platos de horno se hornean todos a la vez. Para uno a la vez:
+NO_OVEN_LIMIT = """Aviso: no hay límite para el tag '{tag}'. Prefect no limita un tag
+sin límite: los platos de horno se hornean todos a la vez. Para uno a la vez:
   prefect concurrency-limit create {tag} 1"""
+
+# Un cocinero lee los parámetros del plato en la carpeta de Prefect de los mozos
+# (~/.prefect/storage); si no puede (otra máquina, otro PREFECT_HOME), Prefect
+# borra el task run
+LOST = (
+    "La cocina no pudo leer el pedido y lo descartó (¿un cocinero con otra carpeta "
+    "de Prefect?)."
+)
 
 
 class OutOfStock(Exception):
@@ -81,7 +89,7 @@ async def check_supplier_limit(name: str) -> str | None:
 
 
 async def check_tag_limit(tag: str) -> str | None:
-    """Un aviso si la etiqueta no tiene límite de concurrencia; None si lo tiene."""
+    """Un aviso si el tag no tiene límite de concurrencia; None si lo tiene."""
     async with get_client() as client:
         try:
             await client.read_concurrency_limit_by_tag(tag)
@@ -108,7 +116,12 @@ async def in_the_queue(plato: str, etiqueta: str, future) -> Dish:
     etiqueta, la UI dice de quién es mientras espera un cocinero.
     """
     async with get_client() as client:
-        await client.set_task_run_name(future.task_run_id, etiqueta)
+        try:
+            await client.set_task_run_name(future.task_run_id, etiqueta)
+        except PrefectHTTPStatusError as error:
+            # Un cocinero que no pudo leer el pedido ya lo borró: lo dice la espera
+            if error.response.status_code != 404:
+                raise
     return Dish(plato, future.task_run_id)
 
 
@@ -179,7 +192,12 @@ async def wait_for_kitchen(dishes: list[Dish], stuck_after: float) -> list[Dish]
     async with get_client() as client:
         while pending and time.monotonic() < deadline:
             for dish in list(pending):
-                run = await client.read_task_run(dish.task_run_id)
+                try:
+                    run = await client.read_task_run(dish.task_run_id)
+                except ObjectNotFound:  # un cocinero no pudo leer el pedido
+                    dish.motivo = LOST
+                    pending.remove(dish)
+                    continue
                 state = run.state
                 if state is None:  # recién creado: todavía sin estado
                     continue

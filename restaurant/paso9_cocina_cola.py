@@ -118,7 +118,7 @@ async def send_to_kitchen(
     plato: str, etiqueta: str, cocina: Cocina, comanda: str
 ) -> Dish:
     """Mandar un plato a la cola de la cocina."""
-    # Los platos de horno llevan la etiqueta "horno": su límite de concurrencia
+    # Los platos de horno llevan el tag "horno": su límite de concurrencia
     # dice cuántos hornean a la vez, en toda la cocina
     kitchen = prepare_dish.with_options(tags=["horno"] if plato in OVEN else [])
     future = kitchen.delay(plato, etiqueta, cocina, comanda)  # no espera al cocinero

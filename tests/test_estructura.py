@@ -21,6 +21,7 @@ def test_measurements_live_in_mediciones_not_in_the_lessons():
     assert sorted(p.name for p in (ROOT / "mediciones").glob("*.py")) == [
         "busqueda.py",
         "cobro.py",
+        "cocina.py",
         "iris.py",
         "llegadas.py",
         "restaurante.py",

@@ -24,6 +24,7 @@ from prefect.client.schemas.objects import State, StateType
 
 from cocina import Cocina, DishBurned, burns
 from cocina_cola import (
+    LOST,
     NO_DECAY,
     NO_OVEN_LIMIT,
     NO_SERVER,
@@ -34,7 +35,7 @@ from cocina_cola import (
 )
 from cocineros import SUPPLIER, worth_retrying
 from herramientas.documentos import readme_lines
-from herramientas.procesos import ROOT
+from herramientas.procesos import ROOT, ctrl_c_works
 from tests.helpers import eventually, most_at_once, prefect_cli, run_script
 
 SCALE = "0.2"  # las esperas simuladas, a un quinto
@@ -64,9 +65,9 @@ def kitchen(module_server):
     return module_server
 
 
-def cooking(server, nombre: str, *args: str, scale: str = SCALE):
+def cooking(server, nombre: str, *args: str, scale: str = SCALE, **env: str):
     """Un cocinero (cocineros.py) en otro proceso, conectado a la cola."""
-    return server.cook(nombre, *args, RESTAURANTE_ESCALA_TIEMPO=scale)
+    return server.cook(nombre, *args, RESTAURANTE_ESCALA_TIEMPO=scale, **env)
 
 
 def serve(server, nombre: str, *platos: str, scale: str = SCALE, extra=()):
@@ -97,6 +98,7 @@ def serve_in_background(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_works(),  # Ctrl+C funciona también sin una terminal
     )
 
 
@@ -260,7 +262,9 @@ def shift(kitchen):
 @pytest.mark.server
 def test_the_chapter_commands_serve_ana_with_two_cooks(kitchen):
     cooks = [
-        c for c in readme_lines("python restaurant/cocineros.py ") if "--limite" in c
+        c
+        for c in readme_lines("python restaurant/cocineros.py ")
+        if c[4:] == ["--limite", "2"]
     ]
     assert [c[3] for c in cooks] == ["Carla", "Beto"]
     (party,) = [
@@ -369,7 +373,7 @@ def test_a_party_served_again_with_its_comanda_gets_the_dish_already_made(kitche
             what="que Carla tenga los ravioles de Iris en el fuego",
             timeout=60,
         )
-        first.kill()  # el proceso de los mozos muere (SIGKILL)
+        first.send_signal(signal.SIGINT)  # Ctrl+C a los mozos, como en el capítulo
         first.communicate(timeout=30)
         eventually(
             lambda: dishes(kitchen, "Iris"),
@@ -516,3 +520,28 @@ def test_the_concurrency_page_shows_the_oven_and_the_supplier(page, kitchen):
     # Nombre, límite, lugares ocupados, lugares liberados por segundo
     assert oven.inner_text().split()[:4] == ["tag:horno", "1", "0", "0"]
     assert supplier.inner_text().split()[:4] == ["proveedor", "2", "0", "1"]
+
+
+@pytest.mark.server
+def test_a_sync_task_in_a_thread_is_cut_between_python_instructions(tmp_path):
+    # Con el servidor temporal, como lo ejecuta quien aprende sin `prefect server start`
+    result = run_script("restaurant/timeout_sincronico.py", home=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ended = dict(re.findall(r"^(.+): TimedOut a los ([\d.]+) s$", result.stdout, re.M))
+    assert set(ended) == {"time.sleep(3)", "Python, 3 s"}, result.stdout
+    assert float(ended["time.sleep(3)"]) >= 2.9  # hasta que termina el sleep
+    assert float(ended["Python, 3 s"]) < 2.5  # cerca de 1 s, con la máquina ocupada
+
+
+@pytest.mark.server
+def test_a_cook_with_another_prefect_folder_cannot_read_the_order_and_the_party_is_told(
+    kitchen, tmp_path
+):
+    with cooking(kitchen, "Otto", PREFECT_HOME=str(tmp_path)) as otto:
+        result = serve(kitchen, "Kiko", "Limonada")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"Limonada no sale de la cocina. {LOST}" in output
+    assert "Total: $0.00" in output
+    assert "Failed to read parameters" in otto.log_path.read_text(encoding="utf-8")
+    assert dishes(kitchen, "Kiko") == []  # Prefect borró el task run

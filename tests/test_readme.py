@@ -137,6 +137,7 @@ LESSONS = [
     "restaurant/paso8_cobro.py",
     "restaurant/paso9_cocina_cola.py",
     "restaurant/cocineros.py",
+    "restaurant/timeout_sincronico.py",
     "restaurant/cuenta_guardada.py",
     "restaurant/turno.py",
     "restaurant/serve_restaurant.py",
