@@ -153,20 +153,35 @@ async def back_to_the_queue(client, task_run_id: UUID) -> None:
     )
 
 
-async def cook_is_gone(client, run, stuck_after: float) -> bool:
+async def why_not(state) -> str:
+    """Por qué no salió un plato, en español si es un timeout."""
+    error = await state.aresult(raise_on_failure=False)
+    if state.name == "TimedOut" or isinstance(error, TimeoutError):
+        return "Ningún intento terminó a tiempo (timeout_seconds)."
+    return str(error) if isinstance(error, Exception) else state.message or state.name
+
+
+async def connected_cooks(client) -> set[str]:
+    """Los task workers conectados al servidor ahora (máquina-pid de cada uno)."""
+    response = await client.request("POST", "/task_workers/filter", json={})
+    response.raise_for_status()
+    return {worker["identifier"] for worker in response.json()}
+
+
+async def cook_is_gone(client, run, stuck_after: float, one_left: bool) -> bool:
     """Decidir si el cocinero que tomó este plato ya no está.
 
     Un cocinero vivo cambia el estado de un plato en Running antes de
     `stuck_after` segundos (termina, o su timeout lo corta). Un plato en
-    Pending espera lugar en el horno: si el horno tiene lugar desde hace
-    `stuck_after` segundos y el plato sigue ahí, nadie lo está esperando.
+    Pending espera lugar en el horno, a veces mucho: solo se da por perdido si
+    un cocinero se desconectó (`one_left`) y el horno tiene lugar.
     """
     state = run.state
     if time.time() - state.timestamp.timestamp() <= stuck_after:
         return False
     if state.is_running():
         return True
-    if not state.is_pending():
+    if not state.is_pending() or not one_left:
         return False
     for tag in run.tags:
         try:
@@ -190,7 +205,12 @@ async def wait_for_kitchen(dishes: list[Dish], stuck_after: float) -> list[Dish]
     deadline = time.monotonic() + KITCHEN_WAIT_SECONDS * time_scale() + stuck_after
     pending = list(dishes)
     async with get_client() as client:
+        seen = await connected_cooks(client)
+        one_left = False  # si algún cocinero conectado se desconectó después
         while pending and time.monotonic() < deadline:
+            now = await connected_cooks(client)
+            one_left = one_left or bool(seen - now)
+            seen |= now
             for dish in list(pending):
                 try:
                     run = await client.read_task_run(dish.task_run_id)
@@ -204,14 +224,9 @@ async def wait_for_kitchen(dishes: list[Dish], stuck_after: float) -> list[Dish]
                 if state.is_completed():
                     dish.resultado = await state.aresult()
                 elif state.is_final():
-                    error = await state.aresult(raise_on_failure=False)
-                    dish.motivo = (
-                        str(error)
-                        if isinstance(error, Exception)
-                        else (state.message or state.name)
-                    )
-                elif (
-                    await cook_is_gone(client, run, stuck_after) and not dish.reenviado
+                    dish.motivo = await why_not(state)
+                elif not dish.reenviado and await cook_is_gone(
+                    client, run, stuck_after, one_left
                 ):
                     await back_to_the_queue(client, dish.task_run_id)
                     dish.reenviado = True
