@@ -13,11 +13,13 @@ import argparse
 import asyncio
 import sys
 
+import httpx
 from prefect import runtime, task
 from prefect.concurrency.asyncio import rate_limit
 from prefect.states import Cancelled
 from prefect.task_worker import serve
 
+from acceso import exit_if_unauthorized
 from cocina import COOK_RETRIES, Cocina, DishBurned, burns, simulate
 from cocina_cola import (
     STUCK_MARGIN_SECONDS,
@@ -129,11 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.nombre.strip():
         print("--nombre no puede estar vacío.", file=sys.stderr)
         return 2
-    problem = check_kitchen_server() or asyncio.run(check_supplier_limit(SUPPLIER))
+    try:
+        problem = check_kitchen_server() or asyncio.run(check_supplier_limit(SUPPLIER))
+        warning = None if problem else asyncio.run(check_tag_limit(OVEN_TAG))
+    except httpx.HTTPStatusError as error:
+        exit_if_unauthorized(error)  # un servidor con contraseña: se explica
+        raise
     if problem:
         print(problem, file=sys.stderr)
         return 1
-    if warning := asyncio.run(check_tag_limit(OVEN_TAG)):  # sigue, sin límite
+    if warning:  # sigue, sin límite en el horno
         print(warning, file=sys.stderr)
     COOK.update(
         nombre=args.nombre.strip(),

@@ -344,9 +344,14 @@ def test_scripts_explain_a_missing_or_wrong_password_in_spanish(
     protected_server, auth, problem
 ):
     extra = {"PREFECT_API_AUTH_STRING": auth} if auth else {}
-    for script in ("restaurant/run_restaurant.py", "restaurant/anunciar_llegada.py"):
+    for command in (
+        ["restaurant/run_restaurant.py"],
+        ["restaurant/anunciar_llegada.py"],
+        ["restaurant/paso9_cocina_cola.py"],  # capítulo 11: el mozo
+        ["restaurant/cocineros.py", "--nombre", "Carla"],  # y el cocinero
+    ):
         result = run_script(
-            script,
+            *command,
             home=protected_server.home,
             api_url=protected_server.api_url,
             RESTAURANTE_ESCALA_TIEMPO="0",
