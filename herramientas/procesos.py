@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,3 +82,37 @@ def run_checked(args: list[str], env: dict[str, str], timeout: float) -> str:
             f"{' '.join(args)} terminó con {result.returncode}:\n{output}"
         )
     return output
+
+
+def start_logged(
+    args: list[str], env: dict[str, str], log_path: Path
+) -> subprocess.Popen:
+    """Un script de las lecciones sin esperarlo, como en otra terminal, desde
+    la raíz del repositorio; su salida queda en `log_path` (`process.log_path`)."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={"PYTHONUTF8": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=os.name == "posix",
+            preexec_fn=ctrl_c_works(),
+        )
+    process.log_path = log_path
+    return process
+
+
+def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 60) -> str:
+    """Esperar a que el proceso escriba `text` y devolver su salida; si termina
+    antes o vence el plazo, AssertionError con lo que escribió."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = process.log_path.read_text(encoding="utf-8", errors="replace")
+        if text in output:
+            return output
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(
+                f"Esperé {timeout:g} s la línea {text!r} y no llegó:\n{output}"
+            )
+        time.sleep(0.2)

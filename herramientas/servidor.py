@@ -27,7 +27,9 @@ from herramientas.procesos import (  # noqa: F401 (también se importan desde aq
     free_port,
     run_checked,
     run_python,
+    start_logged,
     stop_process,
+    wait_for_line,
 )
 
 
@@ -288,6 +290,12 @@ class PrefectServer:
         finally:
             stop_process(process, signal.SIGINT)
 
+    def in_background(self, *args: str, name: str, **extra_env: str):
+        """Un script de las lecciones contra este servidor, sin esperarlo, como
+        en otra terminal; su salida queda en `<name>.log` (`process.log_path`)."""
+        env = self.env(PREFECT_API_URL=self.api_url, **extra_env)
+        return start_logged(list(args), env, self.home / f"{name}.log")
+
     def worker_output(self, name: str) -> str:
         """Lo que escribió en su terminal el worker `name`."""
         path = self.home / f"worker-{name}.log"
@@ -303,6 +311,23 @@ class PrefectServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def manager_phone(log_dir: Path, port: int):
+    """El teléfono del gerente del capítulo 12 (`restaurant/gerente.py`), como
+    en su terminal, escuchando en `port`; su salida queda en
+    `gerente-<port>.log` (`process.log_path`). Al salir, Ctrl+C."""
+    process = start_logged(
+        ["restaurant/gerente.py", "--puerto", str(port)],
+        dict(os.environ),
+        log_dir / f"gerente-{port}.log",
+    )
+    try:
+        wait_for_line(process, "escucha avisos", timeout=30)
+        yield process
+    finally:
+        stop_process(process, signal.SIGINT)
 
 
 def quick_start(home: Path, timeout: float = 300) -> str:

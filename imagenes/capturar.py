@@ -8,6 +8,8 @@ fotografía la terminal y la UI con Chromium. Uso: ``python imagenes/capturar.py
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,10 +36,12 @@ from herramientas.navegador import (  # noqa: E402
     wait_for_arrival,
     wait_for_state,
 )
+from herramientas.procesos import wait_for_line  # noqa: E402
 from herramientas.s3_local import LocalS3  # noqa: E402
 from herramientas.servidor import (  # noqa: E402
     PrefectServer,
     free_port,
+    manager_phone,
     quick_start,
     run_lesson,
 )
@@ -64,6 +68,9 @@ CAPTURES = {
     "bloque-secret.png": "el bloque Secret clave-s3, con su valor oculto",
     "cocina-cola-grafico.png": "atender-Ana con cada plato y su cocinero",
     "cocina-cola-concurrency.png": "la página Concurrency: proveedor y tag:horno",
+    "gerente-automations.png": "la página Automations: las tres del gerente",
+    "gerente-crashed.png": "atender-Zoe marcada Crashed por corrida-sin-latidos",
+    "gerente-terminal.png": "la terminal del gerente con sus tres avisos",
     "cron-deployment.png": "el deployment iris-diario con su horario cron",
     "automatizacion-llegada.png": "el disparador llegada-de-una-persona",
     "evento-llegada.png": "el Event Feed: la llegada y la automatización que disparó",
@@ -285,7 +292,7 @@ def capture_all(home: Path, port: int) -> dict:
         (jam,) = [c for c in readme_lines("prefect variable set ") if c[4] == "1"]
         run_lesson(server, "-m", "prefect", *jam[1:])
         ui_png(page, f"{server.url}/v2/variables", jam[3], shots["variable-atasco.png"])
-        unset = readme_lines("prefect --no-prompt variable unset ")[0]  # cap. 10 y 12
+        unset = readme_lines("prefect --no-prompt variable unset ")[0]  # cap. 10 y 14
         run_lesson(server, "-m", "prefect", *unset[1:])
         # El almacén de la caché: moto y los dos bloques, con el comando del
         # capítulo (la clave, como la escribe quien aprende)
@@ -336,6 +343,7 @@ def capture_all(home: Path, port: int) -> dict:
             "tag:horno",
             shots["cocina-cola-concurrency.png"],
         )
+        capture_the_manager(server, page, terminal, shots)
 
         with server.serving("introduction/serve_iris.py"):
             cron = server.deployment("iris-classification/iris-diario")
@@ -444,6 +452,69 @@ def capture_all(home: Path, port: int) -> dict:
         "fecha": date.today().isoformat(),
         "imagenes": CAPTURES,
     }
+
+
+def capture_the_manager(server, page, terminal, shots: dict[str, Path]) -> None:
+    """El capítulo 12: el teléfono del gerente, sus automations, un plato que no
+    sale, un grupo sin mesa y una corrida cortada, con los comandos del capítulo."""
+    port = free_port(8765)
+    with manager_phone(server.home, port) as phone:
+        phone_log = phone.log_path
+        run_lesson(server, "restaurant/avisar_al_gerente.py", "--puerto", str(port))
+        ui_png(
+            page,
+            f"{server.url}/v2/automations",
+            "corrida-sin-latidos",
+            shots["gerente-automations.png"],
+        )
+
+        def chapter(having: str) -> list[str]:
+            lines = readme_lines("python restaurant/paso10_gerente.py ")
+            return [c for c in lines if having in c][0][1:]
+
+        (beto,) = {
+            tuple(c)
+            for c in readme_lines("python restaurant/cocineros.py ")
+            if "--sin-stock" in c
+        }
+        with server.cook(*beto[3:]):
+            run_lesson(server, *chapter("Ana"))
+            # Hugo ocupa la mesa de 6 y Zoe la 3; Iris espera mesa
+            hugo = server.in_background(*chapter("Hugo"), name="hugo")
+            wait_for_line(hugo, "La corrida queda en pausa")
+            iris = server.in_background(*chapter("Iris"), name="iris")
+            zoe = server.in_background(*chapter("Zoe"), name="zoe")
+            wait_for_line(zoe, "Zoe ya está en la mesa")
+            os.killpg(zoe.pid, signal.SIGKILL)  # el pkill -9 del capítulo
+            for party in (hugo, iris):
+                party.wait(timeout=300)
+            (run,) = [
+                r
+                for r in server.flow_runs("atender-persona")
+                if r["name"] == "atender-Zoe"
+            ]
+            deadline = time.monotonic() + 240
+            while server.get(f"/flow_runs/{run['id']}")["state_name"] != "Crashed":
+                if time.monotonic() > deadline:
+                    raise TimeoutError("atender-Zoe no quedó Crashed")
+                time.sleep(2)
+        ui_png(
+            page,
+            f"{server.url}/v2/runs/flow-run/{run['id']}",
+            "Crashed",
+            shots["gerente-crashed.png"],
+        )
+        deadline = time.monotonic() + 60
+        while "atender-Zoe" not in phone_log.read_text("utf-8"):
+            if time.monotonic() > deadline:
+                raise TimeoutError("El gerente no recibió el aviso de Zoe")
+            time.sleep(1)
+        terminal_png(
+            terminal,
+            "python restaurant/gerente.py",
+            phone_log.read_text("utf-8"),
+            shots["gerente-terminal.png"],
+        )
 
 
 def main() -> None:

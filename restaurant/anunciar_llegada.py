@@ -10,7 +10,6 @@ Necesita `prefect server start`, PREFECT_API_URL y
 """
 
 import asyncio
-import re
 import sys
 
 import httpx
@@ -20,7 +19,7 @@ from prefect.settings import get_current_settings
 from pydantic import ValidationError
 
 from acceso import exit_if_unauthorized
-from grupo import Grupo, describe, party_from_args, party_parser
+from grupo import Grupo, describe, party_from_args, party_parser, person_resource
 from postre import ASK, NO_DESSERT, dessert_choice
 from serve_restaurant import ARRIVAL_EVENT
 
@@ -32,10 +31,9 @@ async def announce(grupo: Grupo, postre: str = ASK) -> str:
     plano: si el servidor no responde, el script diría "Llegó" y la llegada se
     perdería. Aquí el evento se envía antes de seguir, o falla con un error.
     """
-    slug = re.sub(r"[^a-z0-9]+", "-", grupo.nombre.lower()).strip("-") or "grupo"
     event = Event(
         event=ARRIVAL_EVENT,
-        resource={"prefect.resource.id": f"restaurante.persona.{slug}"},
+        resource=person_resource(grupo.nombre),
         payload={"grupo": grupo.model_dump(), "postre": postre},
     )
     # checkpoint_every=1: emit() espera a que el servidor confirme que lo leyó

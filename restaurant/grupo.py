@@ -8,6 +8,7 @@ También arma el grupo desde la línea de comandos (`--nombre`, `--personas`,
 """
 
 import argparse
+import re
 import unicodedata
 
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
@@ -164,3 +165,13 @@ def party_from_args(args: argparse.Namespace) -> Grupo:
         personas=int(raw) if raw.lstrip("-").isdigit() else raw,
         pedido=args.pedido or SAMPLE_PARTY["pedido"],
     )
+
+
+def person_resource(nombre: str) -> dict[str, str]:
+    """El recurso de los eventos de un grupo: `restaurante.persona.<nombre>`.
+
+    Las automations agrupan los eventos por este id (`for_each`): los de Ana
+    cuentan para Ana, aunque lleguen otros grupos a la vez.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", nombre.lower()).strip("-") or "grupo"
+    return {"prefect.resource.id": f"restaurante.persona.{slug}"}

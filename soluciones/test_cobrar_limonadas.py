@@ -1,4 +1,4 @@
-"""Solución del ejercicio del capítulo 12: probar una task del paso 1 con `.fn()`.
+"""Solución del ejercicio del capítulo 13: probar una task del paso 1 con `.fn()`.
 
 `charge` (Cobrar el servicio) suma los precios del menú de lo servido. La prueba
 llama a su función original, sin Prefect ni servidor. Ejecutar con

@@ -69,6 +69,7 @@ LONGEST_FIRST = [
     "test_busqueda",  # ~200 s seguidos: al final, alarga la cola
     "test_almacen",
     "test_paso9_cocina_cola",  # ~6 min seguidos, con cocineros en otros procesos
+    "test_paso10_gerente",  # ~4 min seguidos: la corrida sin latidos espera 90 s
     "served",
     "postgres",
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",

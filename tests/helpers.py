@@ -418,3 +418,25 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+
+
+def open_the_kitchen(server) -> None:
+    """Lo que el capítulo 11 crea antes de cocinar (los límites del proveedor y
+    del horno, con sus comandos) y las mesas, antes de que lleguen dos grupos a
+    la vez a crearlas."""
+    import asyncio
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from herramientas.documentos import readme_lines
+    from mesas import open_restaurant
+
+    limits = readme_lines("prefect gcl create proveedor ") + readme_lines(
+        "prefect concurrency-limit create horno "
+    )
+    assert len(limits) == 2
+    for command in limits:
+        result = prefect_cli(server, *command[1:])
+        assert result.returncode == 0, result.stdout + result.stderr
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        asyncio.run(open_restaurant())

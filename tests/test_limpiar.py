@@ -25,7 +25,7 @@ pytestmark = pytest.mark.server
 
 def chapter_blocks() -> list[list[list[str]]]:
     """Los bloques de comandos del capítulo, cada comando como argumentos."""
-    section = (ROOT / "capitulos" / "13-limpiar.md").read_text(encoding="utf-8")
+    section = (ROOT / "capitulos" / "14-limpiar.md").read_text(encoding="utf-8")
     blocks = [b.split("```")[0] for b in section.split("```bash\n")[1:]]
     return [
         [shlex.split(line) for line in block.splitlines() if line.strip()]
@@ -72,13 +72,17 @@ def leave_everything(api_url: str) -> None:
     """Lo que dejan las lecciones en un servidor: una corrida, las mesas, los
     deployments (con el del ejercicio del capítulo 8), el work pool, la mesa
     del ejercicio del capítulo 6, la variable y los bloques del capítulo 10 y
-    los límites del proveedor y del horno del capítulo 11."""
+    los límites del proveedor y del horno del capítulo 11, y el bloque y las
+    automations del gerente del capítulo 12."""
     from prefect import get_client
+    from prefect.automations import Automation
     from prefect.blocks.system import Secret
     from prefect.client.schemas.actions import (
         GlobalConcurrencyLimitCreate,
         WorkPoolCreate,
     )
+    from prefect.events.actions import DoNothing
+    from prefect.events.schemas.automations import EventTrigger
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.variables import Variable
 
@@ -86,6 +90,7 @@ def leave_everything(api_url: str) -> None:
     import serve_iris
     import serve_restaurant
     from almacen import storage_block
+    from avisar_al_gerente import install
     from cobro import JAM_VARIABLE
     from mesas import open_restaurant
     from run_restaurant import serve_party
@@ -118,6 +123,12 @@ def leave_everything(api_url: str) -> None:
             BLOCK
         )
         await Secret(value="moto").save(SECRET)
+        await install(port=8765, seat_wait=60, beat=30)  # las del capítulo 12
+        await Automation(  # la del ejercicio del capítulo 12
+            name="revisar-la-cocina",
+            trigger=EventTrigger(expect={"restaurante.plato.no-salio"}, threshold=2),
+            actions=[DoNothing()],
+        ).acreate()
         every_two = await run_iris.iris_classification.ato_deployment(
             name="iris-cada-dos-minutos", cron="*/2 * * * *"
         )
@@ -150,7 +161,14 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         leave_everything(server.api_url)
         assert len(server.post("/deployments/filter", {})) == 3
         assert len(server.post("/variables/filter", {})) == 1
-        assert saved_blocks(server) == [BLOCK, SECRET]
+        assert saved_blocks(server) == [BLOCK, SECRET, "telefono-gerente"]
+        assert sorted(a["name"] for a in server.post("/automations/filter", {})) == [
+            "corrida-sin-latidos",
+            "grupo-sin-mesa",
+            "llegada-de-una-persona",  # la del deployment llegadas (capítulo 8)
+            "plato-que-no-sale",
+            "revisar-la-cocina",
+        ]
         assert [
             limit["tag"] for limit in server.post("/concurrency_limits/filter", {})
         ] == ["horno"]
@@ -176,6 +194,7 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
         assert server.post("/work_pools/filter", {}) == []
         assert server.post("/variables/filter", {}) == []
         assert saved_blocks(server) == []
+        assert server.post("/automations/filter", {}) == []
         assert server.post("/concurrency_limits/filter", {}) == []
         assert server.post("/flow_runs/count", {}) >= 1
 
@@ -211,6 +230,7 @@ def test_starting_over_empties_the_database_and_the_profile(tmp_path):
         f"PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:///{other}",
     )
     prefect("config", "set", "PREFECT_API_AUTH_STRING=admin:cambia-esta-clave")
+    prefect("config", "set", "PREFECT_CLIENT_RETRY_EXTRA_CODES=500")  # capítulo 12
     tables = ("flow_run", "deployment", "concurrency_limit_v2", "work_pool", "variable")
     assert all(count_rows(tmp_path / "prefect.db", table) for table in tables)
     _, _, production, last = chapter_blocks()
@@ -228,6 +248,7 @@ def test_starting_over_empties_the_database_and_the_profile(tmp_path):
         "PREFECT_API_URL",
         "PREFECT_SERVER_DATABASE_CONNECTION_URL",
         "PREFECT_API_AUTH_STRING",
+        "PREFECT_CLIENT_RETRY_EXTRA_CODES",
     ):
         assert setting not in shown, shown
 

@@ -37,7 +37,13 @@ from cocina_cola import (
 from cocineros import SUPPLIER, worth_retrying
 from herramientas.documentos import readme_lines
 from herramientas.procesos import ROOT, ctrl_c_works
-from tests.helpers import eventually, most_at_once, prefect_cli, run_script
+from tests.helpers import (
+    eventually,
+    most_at_once,
+    open_the_kitchen,
+    prefect_cli,
+    run_script,
+)
 
 SCALE = "0.2"  # las esperas simuladas, a un quinto
 
@@ -49,20 +55,7 @@ def when(text: str) -> float:
 @pytest.fixture(scope="module")
 def kitchen(module_server):
     """El servidor con los límites que crea el capítulo: proveedor y horno."""
-    limits = readme_lines("prefect gcl create proveedor ") + readme_lines(
-        "prefect concurrency-limit create horno "
-    )
-    assert len(limits) == 2
-    for command in limits:
-        result = prefect_cli(module_server, *command[1:])
-        assert result.returncode == 0, result.stdout + result.stderr
-    # Las mesas, antes de que lleguen dos grupos a la vez a crearlas
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from mesas import open_restaurant
-
-    with temporary_settings({PREFECT_API_URL: module_server.api_url}):
-        asyncio.run(open_restaurant())
+    open_the_kitchen(module_server)
     return module_server
 
 
