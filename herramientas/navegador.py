@@ -64,13 +64,20 @@ def ui_png(
     tab: str | None = None,
     full_page: bool = False,
     width: int | None = None,
+    height: int | None = None,
 ) -> None:
     """Abrir una página de la UI, esperar a que muestre `wait_for` y capturarla.
 
-    `width` ensancha la ventana para esta captura (una tabla ancha entera).
+    `width` ensancha la ventana para esta captura (una tabla ancha entera);
+    `height` la alarga (lo que la UI muestra debajo del gráfico de una corrida).
     """
-    if width:
-        page.set_viewport_size({**VIEWPORT, "width": width})
+    if width or height:
+        page.set_viewport_size(
+            {
+                "width": width or VIEWPORT["width"],
+                "height": height or VIEWPORT["height"],
+            }
+        )
     page.goto(url)
     page.wait_for_load_state("networkidle")
     if tab:

@@ -501,8 +501,10 @@ def capture_the_manager(server, page, terminal, shots: dict[str, Path]) -> None:
         ui_png(
             page,
             f"{server.url}/v2/runs/flow-run/{run['id']}",
-            "Crashed",
+            "Sin latidos en 90 s",
             shots["gerente-crashed.png"],
+            tab="Details",
+            height=1000,  # State Message queda debajo del gráfico
         )
         deadline = time.monotonic() + 60
         while "atender-Zoe" not in phone_log.read_text("utf-8"):

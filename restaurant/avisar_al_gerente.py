@@ -122,7 +122,7 @@ def automations(phone: str, seat_wait: int, beat: int) -> list[Automation]:
 async def install(port: int, seat_wait: int, beat: int) -> list[str]:
     """Crear el bloque y las automations (reemplazando las anteriores)."""
     phone = CustomWebhookNotificationBlock(
-        name="gerente",
+        name=PHONE,
         url=f"http://127.0.0.1:{port}/",
         # {{subject}} y {{body}} son el asunto y el texto de cada aviso
         json_data={"asunto": "{{subject}}", "mensaje": "{{body}}"},
