@@ -73,6 +73,8 @@ LONGEST_FIRST = [
     "served",
     "postgres",
     "tests/test_produccion.py::test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire",
+    "tests/test_produccion.py::test_runs_left_running_by_a_postgres_stop_are_marked_crashed_by_the_heartbeats",
+    "tests/test_produccion.py::test_postgres_stopped_mid_shift_with_retries_on_500_loses_and_repeats_nobody",
     "tests/test_end_to_end.py::test_expired_table_lease_is_freed_by_prefect_server_start",
     "tests/test_limpiar.py::test_cleanup_commands_delete_what_the_lessons_left",
     "tests/test_limpiar.py::test_starting_over_empties_the_database_and_the_profile",

@@ -463,6 +463,72 @@ def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
 
 
 @pytest.mark.postgres
+def test_runs_left_running_by_a_postgres_stop_are_marked_crashed_by_the_heartbeats(
+    tmp_path,
+):
+    need_postgres()
+    with PostgresCluster() as cluster:
+        cluster.create_prefect_database()
+        with PrefectServer(
+            tmp_path, free_port(), PREFECT_SERVER_DATABASE_CONNECTION_URL=cluster.url()
+        ) as server:
+            # Las automations del capítulo 12 (nadie escucha el teléfono: solo
+            # importa la que marca Crashed)
+            installed = run_script(
+                "restaurant/avisar_al_gerente.py",
+                *("--puerto", str(free_port())),
+                home=server.home,
+                api_url=server.api_url,
+            )
+            assert installed.returncode == 0, installed.stderr
+            shift = server.in_background(
+                "restaurant/turno.py", name="turno", RESTAURANTE_ESCALA_TIEMPO="1"
+            )
+            try:
+                eventually(
+                    lambda: occupied_tables(server),
+                    lambda busy: len(busy) == 5,
+                    what="los cinco grupos del turno sentados (antes del corte)",
+                    timeout=120,
+                )
+                cluster.stop()
+                # Sin reintentar el 500, el turno termina con error, y sus
+                # corridas dejan de latir; recién entonces vuelve PostgreSQL
+                eventually(
+                    shift.poll,
+                    lambda code: code is not None,
+                    what="que el turno termine sin PostgreSQL",
+                    timeout=180,
+                    every=0.5,
+                )
+                died = time.time()
+                cluster.start()
+            finally:
+                if shift.poll() is None:
+                    shift.kill()
+            assert shift.returncode != 0
+            # Los grupos que quedaron en Running pasan a Crashed por la automation
+            # (que mira solo las corridas de atender-persona: el turno sigue igual)
+            parties = eventually(
+                lambda: server.flow_runs("atender-persona"),
+                lambda runs: (
+                    len(runs) == 5 and all(r["state_type"] != "RUNNING" for r in runs)
+                ),
+                what="que ningún grupo quede en Running",
+                timeout=240,
+            )
+            crashed = [r for r in parties if r["state_name"] == "Crashed"]
+            assert crashed, [(r["name"], r["state_name"]) for r in parties]
+            for run in crashed:
+                assert "automation corrida-sin-latidos" in run["state"]["message"]
+            last = max(datetime.fromisoformat(r["state"]["timestamp"]) for r in crashed)
+            print(
+                f"{len(crashed)} corridas Crashed; la última, "
+                f"{last.timestamp() - died:.0f} s después de que murió el turno"
+            )
+
+
+@pytest.mark.postgres
 def test_postgres_stopped_mid_shift_with_retries_on_500_loses_and_repeats_nobody(
     tmp_path,
 ):
