@@ -459,7 +459,6 @@ def capture_the_manager(server, page, terminal, shots: dict[str, Path]) -> None:
     sale, un grupo sin mesa y una corrida cortada, con los comandos del capítulo."""
     port = free_port(8765)
     with manager_phone(server.home, port) as phone:
-        phone_log = phone.log_path
         run_lesson(server, "restaurant/avisar_al_gerente.py", "--puerto", str(port))
         ui_png(
             page,
@@ -506,15 +505,10 @@ def capture_the_manager(server, page, terminal, shots: dict[str, Path]) -> None:
             tab="Details",
             height=1000,  # State Message queda debajo del gráfico
         )
-        deadline = time.monotonic() + 60
-        while "atender-Zoe" not in phone_log.read_text("utf-8"):
-            if time.monotonic() > deadline:
-                raise TimeoutError("El gerente no recibió el aviso de Zoe")
-            time.sleep(1)
         terminal_png(
             terminal,
             "python restaurant/gerente.py",
-            phone_log.read_text("utf-8"),
+            wait_for_line(phone, "atender-Zoe"),  # el aviso de la corrida cortada
             shots["gerente-terminal.png"],
         )
 

@@ -186,6 +186,18 @@ def test_cleanup_commands_delete_what_the_lessons_left(tmp_path):
             if command[0] == "git":
                 continue  # en otra prueba, en una copia: aquí desharía cambios
             assert command[:2] == ["prefect", "--no-prompt"], command
+            if command[-1] == "llegada-de-una-persona":
+                # Lo que dice el capítulo: el deployment llegadas ya se borró, y su
+                # disparador sigue en el servidor
+                assert (
+                    server.post(
+                        "/deployments/filter",
+                        {"deployments": {"name": {"any_": ["llegadas"]}}},
+                    )
+                    == []
+                )
+                left = [a["name"] for a in server.post("/automations/filter", {})]
+                assert "llegada-de-una-persona" in left, left
             prefect(*command[1:])
 
         assert server.post("/deployments/filter", {}) == []

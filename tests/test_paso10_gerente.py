@@ -174,6 +174,39 @@ def test_bad_ports_and_waits_are_explained(tmp_path, script, args, message):
     assert result.stderr.strip() == message
 
 
+def test_what_the_chapter_says_of_prefect_settings_and_triggers():
+    """Lo que el capítulo cuenta de Prefect 3.9 sin servidor: el plazo mínimo de
+    un disparador proactivo, los latidos por defecto y su mínimo, y la
+    advertencia del ajuste de reintentos."""
+    from datetime import timedelta
+
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.settings.models.client import ClientSettings
+    from prefect.settings.models.flows import FlowsSettings
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="greater than or equal to 10 seconds"):
+        EventTrigger(
+            after={"a"},
+            expect={"b"},
+            posture=Posture.Proactive,
+            within=timedelta(seconds=9),
+        )
+    EventTrigger(
+        after={"a"},
+        expect={"b"},
+        posture=Posture.Proactive,
+        within=timedelta(seconds=10),
+    )
+    beats = FlowsSettings.model_fields["heartbeat_frequency"]
+    assert beats.default == 180
+    with pytest.raises(ValidationError):
+        FlowsSettings(heartbeat_frequency=29)
+    warning = ClientSettings.model_fields["retry_extra_codes"].description
+    assert "not all routes are idempotent and retrying" in " ".join(warning.split())
+    assert "may result in unexpected behavior" in " ".join(warning.split())
+
+
 @pytest.mark.slow
 def test_the_automations_need_a_server(tmp_path):
     from cocina_cola import NO_SERVER

@@ -7,6 +7,7 @@ contraseña. Necesita PostgreSQL instalado (`.ci/run` lo instala): sin él, las
 pruebas de PostgreSQL se saltan con el motivo, y con CI=true fallan.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -407,206 +408,188 @@ def test_ui_of_the_protected_server_asks_for_the_password_first(protected_server
     page.get_by_role("link", name="Work Pools").first.wait_for()
 
 
-@pytest.mark.postgres
-def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
-    tmp_path,
-):
+@contextlib.contextmanager
+def shift_on_postgres(tmp_path, prepare=None):
+    """El turno del capítulo 6 (turno.py) contra un `prefect server start` sobre
+    PostgreSQL; cede (cluster, servidor, turno) cuando los cinco grupos están
+    sentados, comiendo: el momento de cortar PostgreSQL. `prepare(server)` corre
+    antes de empezar el turno."""
     need_postgres()
     with PostgresCluster() as cluster:
         cluster.create_prefect_database()
         with PrefectServer(
             tmp_path, free_port(), PREFECT_SERVER_DATABASE_CONNECTION_URL=cluster.url()
         ) as server:
+            if prepare:
+                prepare(server)
             shift = server.in_background(
                 "restaurant/turno.py", name="turno", RESTAURANTE_ESCALA_TIEMPO="1"
             )
             try:
-                # Los cinco grupos sentados, comiendo: entonces se corta PostgreSQL
                 eventually(
                     lambda: occupied_tables(server),
                     lambda busy: len(busy) == 5,
                     what="los cinco grupos del turno sentados (antes del corte)",
                     timeout=120,
                 )
-                cluster.stop()
-                # Sin base de datos, el servidor responde 500 y el turno termina
-                # con error; recién entonces vuelve PostgreSQL
-                eventually(
-                    shift.poll,
-                    lambda code: code is not None,
-                    what="que el turno termine sin PostgreSQL",
-                    timeout=180,
-                    every=0.5,
-                )
-                cluster.start()
+                yield cluster, server, shift
             finally:
                 if shift.poll() is None:
                     shift.kill()
-            assert shift.returncode != 0
-            output = shift.log_path.read_text(errors="replace")
-            assert "500 Internal Server Error" in output
-            # Con PostgreSQL de vuelta, el mismo servidor responde sin reiniciarlo
-            parties = server.flow_runs("atender-persona")
-            stuck = [run for run in parties if run["state_type"] == "RUNNING"]
-            assert stuck, [(run["name"], run["state_name"]) for run in parties]
-            # Nadie devolvió sus mesas: quedan hasta que venza su lease
-            assert occupied_tables(server)
-            ended = time.monotonic()
-            # El lease dura un minuto desde la última renovación
-            eventually(
-                lambda: occupied_tables(server),
-                lambda busy: busy == {},
-                what="que el servidor libere las mesas al vencer sus leases",
-                timeout=TABLE_LEASE_SECONDS + 45,
-            )
-            print(f"Mesas libres {time.monotonic() - ended:.0f} s después del turno")
+
+
+def until_the_shift_dies_without_postgres(cluster, shift) -> float:
+    """Cortar PostgreSQL y esperar a que el turno termine con error (sin base
+    de datos, el servidor responde 500); recién entonces vuelve PostgreSQL.
+    Devuelve cuándo murió el turno."""
+    cluster.stop()
+    eventually(
+        shift.poll,
+        lambda code: code is not None,
+        what="que el turno termine sin PostgreSQL",
+        timeout=180,
+        every=0.5,
+    )
+    died = time.time()
+    cluster.start()
+    assert shift.returncode != 0
+    return died
+
+
+@pytest.mark.postgres
+def test_postgres_stopped_mid_shift_leaves_runs_running_until_the_leases_expire(
+    tmp_path,
+):
+    with shift_on_postgres(tmp_path) as (cluster, server, shift):
+        until_the_shift_dies_without_postgres(cluster, shift)
+        output = shift.log_path.read_text(errors="replace")
+        assert "500 Internal Server Error" in output
+        # Con PostgreSQL de vuelta, el mismo servidor responde sin reiniciarlo
+        parties = server.flow_runs("atender-persona")
+        stuck = [run for run in parties if run["state_type"] == "RUNNING"]
+        assert stuck, [(run["name"], run["state_name"]) for run in parties]
+        # Nadie devolvió sus mesas: quedan hasta que venza su lease
+        assert occupied_tables(server)
+        ended = time.monotonic()
+        # El lease dura un minuto desde la última renovación
+        eventually(
+            lambda: occupied_tables(server),
+            lambda busy: busy == {},
+            what="que el servidor libere las mesas al vencer sus leases",
+            timeout=TABLE_LEASE_SECONDS + 45,
+        )
+        print(f"Mesas libres {time.monotonic() - ended:.0f} s después del turno")
+
+
+def install_the_manager_automations(server) -> None:
+    """Las automations del capítulo 12 (nadie escucha el teléfono: aquí solo
+    importa la que marca Crashed)."""
+    installed = run_script(
+        "restaurant/avisar_al_gerente.py",
+        *("--puerto", str(free_port())),
+        home=server.home,
+        api_url=server.api_url,
+    )
+    assert installed.returncode == 0, installed.stderr
 
 
 @pytest.mark.postgres
 def test_runs_left_running_by_a_postgres_stop_are_marked_crashed_by_the_heartbeats(
     tmp_path,
 ):
-    need_postgres()
-    with PostgresCluster() as cluster:
-        cluster.create_prefect_database()
-        with PrefectServer(
-            tmp_path, free_port(), PREFECT_SERVER_DATABASE_CONNECTION_URL=cluster.url()
-        ) as server:
-            # Las automations del capítulo 12 (nadie escucha el teléfono: solo
-            # importa la que marca Crashed)
-            installed = run_script(
-                "restaurant/avisar_al_gerente.py",
-                *("--puerto", str(free_port())),
-                home=server.home,
-                api_url=server.api_url,
-            )
-            assert installed.returncode == 0, installed.stderr
-            shift = server.in_background(
-                "restaurant/turno.py", name="turno", RESTAURANTE_ESCALA_TIEMPO="1"
-            )
-            try:
-                eventually(
-                    lambda: occupied_tables(server),
-                    lambda busy: len(busy) == 5,
-                    what="los cinco grupos del turno sentados (antes del corte)",
-                    timeout=120,
-                )
-                cluster.stop()
-                # Sin reintentar el 500, el turno termina con error, y sus
-                # corridas dejan de latir; recién entonces vuelve PostgreSQL
-                eventually(
-                    shift.poll,
-                    lambda code: code is not None,
-                    what="que el turno termine sin PostgreSQL",
-                    timeout=180,
-                    every=0.5,
-                )
-                died = time.time()
-                cluster.start()
-            finally:
-                if shift.poll() is None:
-                    shift.kill()
-            assert shift.returncode != 0
-            # Los grupos que quedaron en Running pasan a Crashed por la automation
-            # (que mira solo las corridas de atender-persona: el turno sigue igual)
-            parties = eventually(
-                lambda: server.flow_runs("atender-persona"),
-                lambda runs: (
-                    len(runs) == 5 and all(r["state_type"] != "RUNNING" for r in runs)
-                ),
-                what="que ningún grupo quede en Running",
-                timeout=240,
-            )
-            crashed = [r for r in parties if r["state_name"] == "Crashed"]
-            assert crashed, [(r["name"], r["state_name"]) for r in parties]
-            for run in crashed:
-                assert "automation corrida-sin-latidos" in run["state"]["message"]
-            last = max(datetime.fromisoformat(r["state"]["timestamp"]) for r in crashed)
-            print(
-                f"{len(crashed)} corridas Crashed; la última, "
-                f"{last.timestamp() - died:.0f} s después de que murió el turno"
-            )
+    with shift_on_postgres(tmp_path, install_the_manager_automations) as (
+        cluster,
+        server,
+        shift,
+    ):
+        died = until_the_shift_dies_without_postgres(cluster, shift)
+        # Los grupos que quedaron en Running pasan a Crashed por la automation
+        # (que mira solo las corridas de atender-persona: el turno sigue igual)
+        parties = eventually(
+            lambda: server.flow_runs("atender-persona"),
+            lambda runs: (
+                len(runs) == 5 and all(r["state_type"] != "RUNNING" for r in runs)
+            ),
+            what="que ningún grupo quede en Running",
+            timeout=240,
+        )
+    crashed = [r for r in parties if r["state_name"] == "Crashed"]
+    assert crashed, [(r["name"], r["state_name"]) for r in parties]
+    for run in crashed:
+        assert "automation corrida-sin-latidos" in run["state"]["message"]
+    last = max(datetime.fromisoformat(r["state"]["timestamp"]) for r in crashed)
+    print(
+        f"{len(crashed)} corridas Crashed; la última, "
+        f"{last.timestamp() - died:.0f} s después de que murió el turno"
+    )
+
+
+def retry_on_500_as_in_the_chapter(server) -> None:
+    """El ajuste del capítulo 12, en el perfil, como lo pone quien aprende."""
+    (setting,) = readme_lines("prefect config set PREFECT_CLIENT_RETRY_EXTRA_CODES=")
+    configured = run_script(
+        "-m", "prefect", *setting[1:], home=server.home, timeout=120
+    )
+    assert configured.returncode == 0, configured.stderr
 
 
 @pytest.mark.postgres
 def test_postgres_stopped_mid_shift_with_retries_on_500_loses_and_repeats_nobody(
     tmp_path,
 ):
-    need_postgres()
-    (setting,) = readme_lines("prefect config set PREFECT_CLIENT_RETRY_EXTRA_CODES=")
-    with PostgresCluster() as cluster:
-        cluster.create_prefect_database()
-        with PrefectServer(
-            tmp_path, free_port(), PREFECT_SERVER_DATABASE_CONNECTION_URL=cluster.url()
-        ) as server:
-            # El ajuste del capítulo 12, en el perfil, como lo pone quien aprende
-            configured = run_script(
-                "-m", "prefect", *setting[1:], home=server.home, timeout=120
+    with shift_on_postgres(tmp_path, retry_on_500_as_in_the_chapter) as (
+        cluster,
+        server,
+        shift,
+    ):
+        cluster.stop()
+        stopped = time.monotonic()
+        time.sleep(3)  # el corte: 3 s sin base de datos (no se espera nada)
+        cluster.start()
+        print(f"PostgreSQL detenido {time.monotonic() - stopped:.1f} s")
+        assert shift.wait(timeout=240) == 0
+        output = shift.log_path.read_text(errors="replace")
+        assert "Turno terminado: 5 atendidos, 1 rechazados, 0 con problemas." in (
+            output
+        ), output
+        # Nadie perdido ni repetido: una corrida por grupo, todas Completed
+        parties = server.flow_runs("atender-persona")
+        names = sorted(run["name"] for run in parties)
+        assert names == sorted(
+            f"atender-{n}" for n in ("Ana", "Bruno", "Carla", "Diego", "Elena")
+        ), names
+        assert {run["state_name"] for run in parties} == {"Completed"}
+        # Ni un plato ni un cobro repetidos: 9 platos, una cuenta por grupo
+        dishes = server.flow_runs("preparar-plato")
+        assert len(dishes) == 9, [run["name"] for run in dishes]
+        assert len({run["name"] for run in dishes}) == 9
+        steps = {"Recibir a la persona", "Asignar mesa", "Tomar pedido"}
+        steps |= {"Llevar la comida", "Cobrar el servicio", "Despedir a la persona"}
+        # Los task runs los anota el servidor a partir de eventos: después del
+        # corte se pone al día con retraso (el capítulo dice cuánto, con margen)
+        ended = time.monotonic()
+        for party in parties:
+            eventually(
+                lambda party=party: [
+                    t["name"].rsplit("-", 1)[0]
+                    for t in server.task_runs(party["id"])
+                    if t["name"].rsplit("-", 1)[0] in steps
+                ],
+                lambda done: sorted(done) == sorted(steps),
+                what=f"cada task de {party['name']} una vez",
+                timeout=180,
             )
-            assert configured.returncode == 0, configured.stderr
-            shift = server.in_background(
-                "restaurant/turno.py", name="turno", RESTAURANTE_ESCALA_TIEMPO="1"
-            )
-            try:
-                eventually(
-                    lambda: occupied_tables(server),
-                    lambda busy: len(busy) == 5,
-                    what="los cinco grupos del turno sentados (antes del corte)",
-                    timeout=120,
-                )
-                cluster.stop()
-                stopped = time.monotonic()
-                time.sleep(3)  # el corte: 3 s sin base de datos (no se espera nada)
-                cluster.start()
-                print(f"PostgreSQL detenido {time.monotonic() - stopped:.1f} s")
-                assert shift.wait(timeout=240) == 0
-            finally:
-                if shift.poll() is None:
-                    shift.kill()
-            output = shift.log_path.read_text(errors="replace")
-            assert "Turno terminado: 5 atendidos, 1 rechazados, 0 con problemas." in (
-                output
-            ), output
-            # Nadie perdido ni repetido: una corrida por grupo, todas Completed
-            parties = server.flow_runs("atender-persona")
-            names = sorted(run["name"] for run in parties)
-            assert names == sorted(
-                f"atender-{n}" for n in ("Ana", "Bruno", "Carla", "Diego", "Elena")
-            ), names
-            assert {run["state_name"] for run in parties} == {"Completed"}
-            # Ni un plato ni un cobro repetidos: 9 platos, una cuenta por grupo
-            dishes = server.flow_runs("preparar-plato")
-            assert len(dishes) == 9, [run["name"] for run in dishes]
-            assert len({run["name"] for run in dishes}) == 9
-            steps = {"Recibir a la persona", "Asignar mesa", "Tomar pedido"}
-            steps |= {"Llevar la comida", "Cobrar el servicio", "Despedir a la persona"}
-            # Los task runs los anota el servidor a partir de eventos: después del
-            # corte se pone al día con retraso (el capítulo dice cuánto, con margen)
-            ended = time.monotonic()
-            for party in parties:
-                eventually(
-                    lambda party=party: [
-                        t["name"].rsplit("-", 1)[0]
-                        for t in server.task_runs(party["id"])
-                        if t["name"].rsplit("-", 1)[0] in steps
-                    ],
-                    lambda done: sorted(done) == sorted(steps),
-                    what=f"cada task de {party['name']} una vez",
-                    timeout=180,
-                )
-            print(
-                f"Task runs al día {time.monotonic() - ended:.0f} s después del turno"
-            )
-            bills = server.post(
-                "/artifacts/filter", {"artifacts": {"key": {"any_": ["cuenta"]}}}
-            )
-            assert len(bills) == 5
-            running = server.post(
-                "/flow_runs/filter",
-                {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "PENDING"]}}}},
-            )
-            assert running == []
-            assert occupied_tables(server) == {}
+        print(f"Task runs al día {time.monotonic() - ended:.0f} s después del turno")
+        bills = server.post(
+            "/artifacts/filter", {"artifacts": {"key": {"any_": ["cuenta"]}}}
+        )
+        assert len(bills) == 5
+        running = server.post(
+            "/flow_runs/filter",
+            {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "PENDING"]}}}},
+        )
+        assert running == []
+        assert occupied_tables(server) == {}
 
 
 @pytest.fixture(scope="module")
